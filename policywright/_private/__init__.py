@@ -1,0 +1,1 @@
+"""policywright.policywright._private."""
