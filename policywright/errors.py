@@ -15,6 +15,7 @@ __all__ = [
     "MissingExtraError",
     "PlannerCannotHandle",
     "PolicywrightError",
+    "PrimitiveError",
     "ProgramError",
     "RegistrationError",
     "SafetyViolation",
@@ -100,6 +101,13 @@ class RegistrationError(InternalError):
 
 class ProgramError(LLMError):
     """A planner-written program was refused or failed; the message is the feedback."""
+
+
+class PrimitiveError(ProgramError):
+    """A primitive could not do what the program asked (unknown object, a grasp that failed).
+
+    Inside the sandbox the program sees it as an exception it may catch.
+    """
 
 
 class SafetyViolation(PolicywrightError):

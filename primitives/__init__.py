@@ -1,1 +1,34 @@
-"""policywright.primitives."""
+"""The primitive API: ``@primitive``, the registry, and the built-in tabletop primitives.
+
+Register your own primitive by decorating a typed, documented function and exposing it through
+the ``policywright.primitives`` entry point (see the README, "Add a primitive").
+"""
+
+from policywright.primitives._context import PrimitiveContext
+from policywright.primitives._registry import (
+    ArrayReturn,
+    ParamSpec,
+    PrimitiveSpec,
+    Registry,
+    primitive,
+)
+from policywright.primitives._types import XY, XYZ, Points, Target
+
+__all__ = [
+    "XY",
+    "XYZ",
+    "ArrayReturn",
+    "ParamSpec",
+    "Points",
+    "PrimitiveContext",
+    "PrimitiveSpec",
+    "Registry",
+    "Target",
+    "default_registry",
+    "primitive",
+]
+
+
+def default_registry() -> Registry:
+    """The registry of every installed primitive (the built-ins plus entry-point plugins)."""
+    return Registry.from_entry_points()

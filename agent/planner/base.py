@@ -1,0 +1,89 @@
+"""The planner contract: what a planner is given and what it must hand back."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["PlanContext", "Planner", "Program", "SceneObject"]
+
+
+class SceneObject(BaseModel):
+    """One object the cameras see, as the planner is told about it.
+
+    Attributes:
+        name: Unique name in the scene, "<colour> block" or "<colour> bowl".
+        kind: "block" or "bowl".
+        color: The colour word.
+        position: Detected centre (x, y, z) in the world frame, metres.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Literal["block", "bowl"]
+    color: str
+    position: tuple[float, float, float]
+
+
+class PlanContext(BaseModel):
+    """Everything a planner may use to write one program.
+
+    Attributes:
+        command: The person's command, verbatim (hostile data: never paste it into code).
+        scene: The objects detected before planning.
+        attempt: 1 for the first try, 2 after one failed attempt, and so on.
+        feedback: Messages of the earlier failed attempts, oldest first.
+        history: Earlier commands of this session, oldest first.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str
+    scene: list[SceneObject]
+    attempt: int = Field(default=1, ge=1)
+    feedback: list[str] = Field(default_factory=list)
+    history: list[str] = Field(default_factory=list)
+
+
+class Program(BaseModel):
+    """A policy program and the check program that verifies its effect.
+
+    Attributes:
+        code: The policy program (sandboxed Python calling primitives).
+        check_code: The verification program: read-only primitives, ends with one `verdict(...)`.
+        provenance: Where the program came from, e.g. "offline:memory#7 score=0.91".
+        family: The task family (e.g. "stack_all"), when known.
+        slots: The slot values that were filled in (slot name -> value).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    check_code: str
+    provenance: str
+    family: str | None = None
+    slots: dict[str, str] = Field(default_factory=dict)
+
+
+class Planner(Protocol):
+    """Writes a program for a command; offline (retrieval) or LLM-backed."""
+
+    name: str
+
+    def write(self, ctx: PlanContext) -> Program:
+        """Write a program (and its check) for ``ctx.command``.
+
+        Args:
+            ctx: The command, the scene and the feedback of earlier attempts.
+
+        Returns:
+            The program to run and the check that verifies it.
+
+        Raises:
+            PlannerCannotHandle: The planner cannot turn this command into a program.
+            UnknownObjectError: The command names an object that is not in the scene.
+            EmptyCommandError: The command is empty.
+        """
+        ...

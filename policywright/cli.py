@@ -1,0 +1,228 @@
+"""The ``policywright`` command line (typer + rich).
+
+Exit codes: 0 the command was achieved; 1 the task failed (attempts spent, not verified);
+2 the user must act (empty or unplannable command, unknown object, bad option or file);
+3 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from policywright.errors import PolicywrightError, UserError
+
+__all__ = ["app", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USER, EXIT_BUG = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="policywright",
+    help="An LLM or the offline planner writes robot policy code; it runs sandboxed in PyBullet.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _fmt_args(event: dict[str, Any]) -> str:
+    parts = [json.dumps(a) for a in event.get("args", [])]
+    parts += [f"{k}={json.dumps(v)}" for k, v in event.get("kwargs", {}).items()]
+    text = ", ".join(parts)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+class _Printer:
+    """Renders the graph's progress events for a person."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        handler = getattr(self, f"on_{kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def on_scene(self, e: dict[str, Any]) -> None:
+        table = Table(title="scene (as the cameras see it)", title_justify="left")
+        for col in ("object", "colour", "x", "y", "z"):
+            table.add_column(col, justify="right" if col in "xyz" else "left")
+        for o in e["objects"]:
+            x, y, z = o["position"]
+            table.add_row(o["name"], o["color"], f"{x:.3f}", f"{y:.3f}", f"{z:.3f}")
+        self.out.print(table)
+
+    def on_program(self, e: dict[str, Any]) -> None:
+        title = f"attempt {e['attempt']}: program ({e['provenance']})"
+        self.out.print(Panel(Syntax(e["code"], "python", line_numbers=True), title=title))
+        self.out.print(
+            Panel(Syntax(e["check_code"], "python", line_numbers=True), title="check program")
+        )
+
+    def on_plan_failed(self, e: dict[str, Any]) -> None:
+        self.out.print(f"[red]planner: {e['error']}[/red]")
+
+    def on_refused(self, e: dict[str, Any]) -> None:
+        self.out.print("[red]refused by the static checks:[/red]")
+        for line in e["violations"]:
+            self.out.print(f"  [red]- {line}[/red]")
+
+    def on_execute(self, e: dict[str, Any]) -> None:
+        self.out.print(f"[bold]executing attempt {e['attempt']}[/bold]")
+
+    def on_call(self, e: dict[str, Any]) -> None:
+        mark = "[green]✓[/green]" if e.get("ok") else "[red]✗[/red]"
+        tail = json.dumps(e.get("result")) if e.get("ok") else e.get("error", "")
+        tail = tail if len(tail) < 100 else tail[:97] + "..."
+        self.out.print(
+            f"  {mark} line {e['line']:>3}  {e['name']}({_fmt_args(e)}) -> {tail}"
+            f"  [dim](sim {e.get('sim_time', 0.0):.1f} s)[/dim]"
+        )
+
+    def on_say(self, e: dict[str, Any]) -> None:
+        self.out.print(f"  [cyan]robot says:[/cyan] {e['message']}")
+
+    def on_executed(self, e: dict[str, Any]) -> None:
+        r = e["report"]
+        if r.get("output"):
+            self.out.print(Panel(r["output"].rstrip(), title="program output"))
+        if r["status"] != "ok":
+            where = f" at line {r['line']}" if r.get("line") else ""
+            self.out.print(f"[red]execution {r['status']}{where}: {r['message']}[/red]")
+
+    def on_verdict(self, e: dict[str, Any]) -> None:
+        colour = "green" if e["success"] else "red"
+        word = "achieved" if e["success"] else "not achieved"
+        self.out.print(f"[{colour}]verdict ({e['source']}): {word}: {e['reason']}[/{colour}]")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+    )
+
+
+@app.command()
+def run(
+    command: Annotated[str, typer.Argument(help="What the robot should do.")],
+    seed: Annotated[int, typer.Option(help="Seed of the sampled scene and the run.")] = 0,
+    scene: Annotated[
+        Path | None, typer.Option("--scene", help="A scene YAML file (a SceneSpec).")
+    ] = None,
+    objects: Annotated[
+        str | None,
+        typer.Option(help='Comma-separated objects, e.g. "red block, blue bowl".'),
+    ] = None,
+    record: Annotated[
+        Path | None, typer.Option(help="Save a GIF of the top view to this file.")
+    ] = None,
+    image: Annotated[
+        Path | None, typer.Option(help="Where to save the final top-view PNG.")
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Folder for checkpoints, snapshots and memory.")
+    ] = None,
+    thread: Annotated[str | None, typer.Option(help="Checkpoint thread id.")] = None,
+    max_attempts: Annotated[int, typer.Option(min=1, max=20, help="Attempt budget.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
+    gui: Annotated[bool, typer.Option(help="Open a PyBullet window.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+) -> None:
+    """Plan, check, execute and verify one command in a simulated tabletop."""
+    _setup_logging(verbose)
+    from policywright.config import EngineConfig
+    from policywright.engine import Engine, scene_for_command
+    from policywright.sim import TabletopWorld, save_gif
+
+    out = err_console if as_json else console
+    if not command.strip():
+        raise UserError("the command is empty: say what the robot should do")
+    config = EngineConfig(max_attempts=max_attempts, gui=gui)
+    if state_dir is not None:
+        config.state_dir = state_dir
+    names = [n.strip() for n in objects.split(",") if n.strip()] if objects else None
+    spec = scene_for_command(command, seed=seed, objects=names, scene_file=scene)
+    with TabletopWorld(spec, gui=gui, safety=config.safety) as world, Engine(world, config) as eng:
+        if record is not None:
+            world.start_recording()
+        printer = _Printer(out) if not as_json else None
+        result = eng.run(command, thread_id=thread, on_event=printer)
+        run_dir = config.runs_dir / result.thread_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        image_path = image or run_dir / "final_top.png"
+        image_path.parent.mkdir(parents=True, exist_ok=True)
+        from PIL import Image
+
+        Image.fromarray(world.render("top", 640, 480)).save(image_path)
+        result.image = str(image_path)
+        if record is not None:
+            frames = world.stop_recording()
+            record.parent.mkdir(parents=True, exist_ok=True)
+            save_gif(frames, record)
+            result.gif = str(record)
+    if as_json:
+        console.print_json(result.model_dump_json())
+    else:
+        colour = "green" if result.status == "succeeded" else "red"
+        out.print(
+            Panel(
+                f"{result.reason}\n\nthread {result.thread_id} · {len(result.attempts)} attempt(s)"
+                f" · sim {result.sim_time:.1f} s\nfinal top view: {result.image}"
+                + (f"\nGIF: {result.gif}" if result.gif else ""),
+                title=f"[{colour}]{result.status}[/{colour}]",
+            )
+        )
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def primitives(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only what check programs may call.")
+    ] = False,
+) -> None:
+    """Print the primitive API listing exactly as a planner sees it."""
+    from policywright.primitives import default_registry
+
+    reg = default_registry()
+    console.print(reg.listing(read_only=check), markup=False, highlight=False)
+
+
+def main() -> None:
+    """Entry point: run the app and map errors to the documented exit codes."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USER)
+    except PolicywrightError as exc:
+        err_console.print(f"[red]error ({exc.actor} must act):[/red] {exc}")
+        sys.exit(EXIT_BUG if exc.actor == "us" else EXIT_FAILED)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USER)
+        logging.getLogger(__name__).exception("internal error")
+        err_console.print(f"[red]internal error (a bug in policywright, please report):[/red] {exc}")
+        sys.exit(EXIT_BUG)

@@ -1,0 +1,51 @@
+"""Configuration models (pydantic, ``extra="forbid"``): no dicts of magic keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field
+
+from policywright.agent.sandbox import SandboxLimits
+from policywright.sim import SafetyLimits
+
+__all__ = ["EngineConfig", "default_state_dir"]
+
+
+def default_state_dir() -> Path:
+    """Where checkpoints, world snapshots, program memory and images go by default."""
+    return Path(platformdirs.user_data_dir("policywright", appauthor=False))
+
+
+class EngineConfig(BaseModel):
+    """Settings of one engine (one world, one planner, one sandbox)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    planner: str = "offline"
+    sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
+    safety: SafetyLimits = Field(default_factory=SafetyLimits)
+    gui: bool = False
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The SQLite file holding the graph checkpoints."""
+        return self.state_dir / "checkpoints.sqlite"
+
+    @property
+    def memory_path(self) -> Path:
+        """The SQLite file holding program memory."""
+        return self.state_dir / "program_memory.sqlite"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """Folder of world snapshots, one subfolder per thread."""
+        return self.state_dir / "worlds"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Folder of per-run artifacts (final images, GIFs)."""
+        return self.state_dir / "runs"

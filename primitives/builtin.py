@@ -1,0 +1,439 @@
+"""The built-in tabletop primitive API: what a planner's program can call.
+
+Each function's signature and docstring are its prompt listing (see ``policywright primitives``).
+Positions are metres in the world frame: x points away from the robot ("top" is far), y to the
+robot's left ("left"). Perception primitives read the cameras (segmentation + depth), never the
+simulator's poses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from policywright.errors import PrimitiveError
+from policywright.primitives._context import PrimitiveContext, normalise_name
+from policywright.primitives._registry import PrimitiveSpec, primitive
+from policywright.primitives._types import XY, XYZ, Array2, Array3, Array4, Array6, Points, Target
+from policywright.sim import (
+    LOCATIONS,
+    TABLE_Z,
+    WORKSPACE,
+    denormalize_xy as _denormalize_xy,
+    nearest_corner,
+    nearest_side,
+    normalize_xy as _normalize_xy,
+)
+from policywright.skills import SkillResult
+from policywright.skills import follow_path as _follow_path
+from policywright.skills import go_home as _go_home
+from policywright.skills import move_ee as _move_ee
+from policywright.skills import pick as _pick
+from policywright.skills import place as _place
+
+__all__ = ["TABLETOP_PRIMITIVES"]
+
+#: Code-as-Policies' success thresholds (xy distance) for "on top of".
+ON_BOWL_OR_LOCATION_M = 0.06
+ON_BLOCK_M = 0.04
+
+
+def _xy(v: object) -> list[float]:
+    arr = np.asarray(v, dtype=float)
+    return [float(arr[0]), float(arr[1])]
+
+
+def _location(name: str) -> tuple[float, float] | None:
+    key = normalise_name(name)
+    return LOCATIONS.get(key)
+
+
+def _target_xy(ctx: PrimitiveContext, target: str | list[float]) -> list[float]:
+    if isinstance(target, list):
+        return [float(target[0]), float(target[1])]
+    loc = _location(target)
+    if loc is not None:
+        return [float(loc[0]), float(loc[1])]
+    return _xy(ctx.resolve(target).position)
+
+
+def _check(result: SkillResult, what: str) -> None:
+    if result.status != "ok":
+        raise PrimitiveError(f"{what} {result.status}: {result.message}")
+
+
+# --------------------------------------------------------------------------- perception
+
+
+@primitive(read_only=True, category="perception")
+def get_obj_names(ctx: PrimitiveContext) -> list[str]:
+    """Names of the objects the cameras detect, e.g. ["red block", "blue bowl"].
+
+    Returns:
+        The detected object names, sorted.
+    """
+    return sorted(ctx.detections())
+
+
+@primitive(read_only=True, category="perception")
+def get_obj_pos(ctx: PrimitiveContext, name: str) -> Array2:
+    """Detected xy position of an object's centre.
+
+    Args:
+        name: the object's name, e.g. "red block".
+
+    Returns:
+        np.array([x, y]) in metres.
+    """
+    return _xy(ctx.resolve(name).position)
+
+
+@primitive(read_only=True, category="perception")
+def get_obj_pos3d(ctx: PrimitiveContext, name: str) -> Array3:
+    """Detected xyz position of an object's centre (z is height in the world frame).
+
+    Args:
+        name: the object's name.
+
+    Returns:
+        np.array([x, y, z]) in metres.
+    """
+    return [float(v) for v in ctx.resolve(name).position]
+
+
+@primitive(read_only=True, category="perception")
+def get_bbox(ctx: PrimitiveContext, name: str) -> Array6:
+    """Detected axis-aligned bounding box of an object.
+
+    Args:
+        name: the object's name.
+
+    Returns:
+        np.array([x_min, y_min, z_min, x_max, y_max, z_max]) in metres.
+    """
+    return [float(v) for v in ctx.resolve(name).bbox]
+
+
+@primitive(read_only=True, category="perception")
+def get_color(ctx: PrimitiveContext, name: str) -> str:
+    """The colour word nearest to the object's perceived colour, e.g. "red".
+
+    Args:
+        name: the object's name.
+
+    Returns:
+        One of blue, red, green, orange, yellow, purple, pink, cyan, brown, gray.
+    """
+    return str(ctx.resolve(name).color)
+
+
+@primitive(read_only=True, category="perception")
+def is_obj_visible(ctx: PrimitiveContext, name: str) -> bool:
+    """Whether the cameras detect an object of that name.
+
+    Args:
+        name: the object's name.
+
+    Returns:
+        True if it is detected.
+    """
+    return normalise_name(name) in ctx.detections()
+
+
+@primitive(read_only=True, category="perception")
+def get_ee_pos(ctx: PrimitiveContext) -> Array3:
+    """Current position of the end effector (between the fingertips).
+
+    Returns:
+        np.array([x, y, z]) in metres.
+    """
+    return [float(v) for v in ctx.world.arm.ee_pos()]
+
+
+@primitive(read_only=True, category="perception")
+def get_held_object(ctx: PrimitiveContext) -> str | None:
+    """The object the gripper holds, or None.
+
+    Returns:
+        The held object's name, or None when the gripper is empty.
+    """
+    return ctx.world.arm.held_object()
+
+
+@primitive(read_only=True, category="perception")
+def is_on(ctx: PrimitiveContext, a: str, b: str) -> bool:
+    """Whether object a rests on (or in) b, with Code-as-Policies' thresholds.
+
+    b may be a bowl (a within 6 cm in xy and higher), a block (within 4 cm and higher)
+    or a named location (within 6 cm).
+
+    Args:
+        a: the object on top, e.g. "red block".
+        b: an object or a named location, e.g. "blue bowl" or "top left corner".
+
+    Returns:
+        True if a is on b.
+    """
+    oa = ctx.resolve(a)
+    pa = np.asarray(oa.position, dtype=float)
+    loc = _location(b)
+    if loc is not None:
+        return bool(np.hypot(pa[0] - loc[0], pa[1] - loc[1]) < ON_BOWL_OR_LOCATION_M)
+    ob = ctx.resolve(b)
+    pb = np.asarray(ob.position, dtype=float)
+    limit = ON_BLOCK_M if ob.kind == "block" else ON_BOWL_OR_LOCATION_M
+    return bool(np.hypot(*(pa[:2] - pb[:2])) < limit and pa[2] > pb[2])
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@primitive(read_only=True, category="query")
+def get_location_names(ctx: PrimitiveContext) -> list[str]:
+    """Names of the table's named locations (corners, sides, middle).
+
+    Returns:
+        e.g. ["top left corner", ..., "middle"].
+    """
+    return list(LOCATIONS)
+
+
+@primitive(read_only=True, category="query")
+def get_location_pos(ctx: PrimitiveContext, name: str) -> Array2:
+    """xy position of a named location, e.g. "top left corner" or "bottom side".
+
+    Args:
+        name: one of get_location_names().
+
+    Returns:
+        np.array([x, y]) in metres.
+    """
+    loc = _location(name)
+    if loc is None:
+        from policywright.errors import UnknownNameError
+
+        raise PrimitiveError(str(UnknownNameError("location", name, list(LOCATIONS))))
+    return [float(loc[0]), float(loc[1])]
+
+
+@primitive(read_only=True, category="query")
+def get_corner_name(ctx: PrimitiveContext, pos: XY) -> str:
+    """The name of the table corner nearest to a position.
+
+    Args:
+        pos: [x, y] in metres.
+
+    Returns:
+        e.g. "top left corner".
+    """
+    return nearest_corner(pos)
+
+
+@primitive(read_only=True, category="query")
+def get_side_name(ctx: PrimitiveContext, pos: XY) -> str:
+    """The name of the table side nearest to a position.
+
+    Args:
+        pos: [x, y] in metres.
+
+    Returns:
+        e.g. "left side".
+    """
+    return nearest_side(pos)
+
+
+@primitive(read_only=True, category="query")
+def denormalize_xy(ctx: PrimitiveContext, pos: XY) -> Array2:
+    """Map normalised workspace coordinates to metres.
+
+    (0, 0) is the bottom left corner (near the robot, on its left) and (1, 1) the top right
+    corner; u runs left to right, v bottom to top.
+
+    Args:
+        pos: [u, v], each in [0, 1].
+
+    Returns:
+        np.array([x, y]) in metres.
+    """
+    return _xy(_denormalize_xy(pos))
+
+
+@primitive(read_only=True, category="query")
+def normalize_xy(ctx: PrimitiveContext, pos: XY) -> Array2:
+    """Map a position in metres to normalised workspace coordinates (inverse of denormalize_xy).
+
+    Args:
+        pos: [x, y] in metres.
+
+    Returns:
+        np.array([u, v]).
+    """
+    return _xy(_normalize_xy(pos))
+
+
+@primitive(read_only=True, category="query")
+def get_workspace_bounds(ctx: PrimitiveContext) -> Array4:
+    """The workspace rectangle that the named locations span.
+
+    Returns:
+        np.array([x_min, y_min, x_max, y_max]) in metres.
+    """
+    return [float(v) for v in WORKSPACE]
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _pick_obj(ctx: PrimitiveContext, obj: str | list[float]) -> None:
+    if isinstance(obj, list):
+        xyz = [float(obj[0]), float(obj[1]), TABLE_Z + 0.02]
+    else:
+        xyz = [float(v) for v in ctx.resolve(obj).position]
+    ctx.world.safety.check_pose(xyz)
+    ctx.invalidate()
+    _check(_pick(ctx.world, xyz, 0.0), f"pick({obj!r})")
+
+
+def _place_at(ctx: PrimitiveContext, target: str | list[float]) -> None:
+    if ctx.world.arm.held_object() is None:
+        raise PrimitiveError("place(): the gripper holds nothing (pick something first)")
+    xy = _target_xy(ctx, target)
+    ctx.world.safety.check_pose([xy[0], xy[1], TABLE_Z + 0.05])
+    ctx.invalidate()
+    _check(_place(ctx.world, xy), f"place({target!r})")
+    ctx.invalidate()
+
+
+@primitive(category="action")
+def put_first_on_second(ctx: PrimitiveContext, obj: Target, target: Target) -> None:
+    """Pick up obj and place it on target; blocks until done.
+
+    Placing on a location or a block that already has something on it stacks on top.
+
+    Args:
+        obj: the object to pick, by name (e.g. "red block") or by [x, y] position.
+        target: where to put it: an object ("blue bowl"), a location ("top left corner")
+            or an [x, y] position.
+    """
+    _pick_obj(ctx, obj)
+    _place_at(ctx, target)
+
+
+@primitive(category="action")
+def pick(ctx: PrimitiveContext, obj: Target) -> None:
+    """Grasp an object from above and lift it.
+
+    Args:
+        obj: the object to pick, by name or by [x, y] position.
+    """
+    _pick_obj(ctx, obj)
+
+
+@primitive(category="action")
+def place(ctx: PrimitiveContext, target: Target) -> None:
+    """Place the held object on target (releases above whatever is already there).
+
+    Args:
+        target: an object name, a location name or an [x, y] position.
+    """
+    _place_at(ctx, target)
+
+
+@primitive(category="action")
+def move_ee_to(ctx: PrimitiveContext, pos: XYZ) -> None:
+    """Move the end effector in a straight line to a position, gripper pointing down.
+
+    Args:
+        pos: [x, y, z] in metres (world frame; the table top is at z = 0.625).
+    """
+    ctx.world.safety.check_pose(pos)
+    ctx.invalidate()
+    _check(_move_ee(ctx.world, [float(v) for v in pos]), f"move_ee_to({pos!r})")
+
+
+@primitive(category="action")
+def follow_path(
+    ctx: PrimitiveContext, points: Points, height: float = 0.1, speed: float = 0.2
+) -> float:
+    """Move the end effector along a path of points, gripper pointing down.
+
+    Args:
+        points: [x, y] points (at `height` above the table) or [x, y, z] points (world frame).
+        height: height above the table for [x, y] points, in metres.
+        speed: speed along the path in m/s.
+
+    Returns:
+        The mean cross-track error of the tracked path, in metres.
+    """
+    if not (math.isfinite(height) and math.isfinite(speed)) or speed <= 0:
+        raise PrimitiveError("follow_path(): height and speed must be finite, speed > 0")
+    xyz = [
+        [float(p[0]), float(p[1]), float(p[2]) if len(p) == 3 else TABLE_Z + height]
+        for p in points
+    ]
+    ctx.world.safety.check_speed(speed)
+    ctx.world.safety.check_path(xyz)
+    ctx.invalidate()
+    result = _follow_path(ctx.world, xyz, speed=speed)
+    _check(result, "follow_path()")
+    return float(result.info.get("mean_error_m", 0.0))
+
+
+@primitive(category="action")
+def go_home(ctx: PrimitiveContext) -> None:
+    """Retract the arm to its home pose, out of the cameras' view."""
+    ctx.invalidate()
+    _check(_go_home(ctx.world), "go_home()")
+
+
+# --------------------------------------------------------------------------- communication
+
+
+@primitive(read_only=True, category="communication")
+def say(ctx: PrimitiveContext, msg: str) -> None:
+    """Tell the user something (shown in the run's output).
+
+    Args:
+        msg: the message.
+    """
+    ctx.say(msg[:500])
+
+
+@primitive(read_only=True, category="check")
+def verdict(ctx: PrimitiveContext, success: bool, reason: str) -> None:
+    """Report whether the command was achieved (check programs only; call it exactly once).
+
+    Args:
+        success: True if the command was achieved.
+        reason: what was measured, e.g. "red block is 1.2 cm from the blue bowl's centre".
+    """
+    ctx.verdicts.append((success, reason[:1000]))
+
+
+TABLETOP_PRIMITIVES: tuple[PrimitiveSpec, ...] = (
+    get_obj_names,
+    get_obj_pos,
+    get_obj_pos3d,
+    get_bbox,
+    get_color,
+    is_obj_visible,
+    get_ee_pos,
+    get_held_object,
+    is_on,
+    get_location_names,
+    get_location_pos,
+    get_corner_name,
+    get_side_name,
+    denormalize_xy,
+    normalize_xy,
+    get_workspace_bounds,
+    put_first_on_second,
+    pick,
+    place,
+    move_ee_to,
+    follow_path,
+    go_home,
+    say,
+    verdict,
+)
