@@ -16,7 +16,8 @@ import time of this module.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 __all__ = [
@@ -28,6 +29,11 @@ __all__ = [
     "build_builtins",
     "build_facades",
 ]
+
+
+def _words(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text`` (keeps long allow-lists readable)."""
+    return frozenset(text.split())
 
 
 class PrimitiveError(RuntimeError):
@@ -96,8 +102,7 @@ BUILTIN_NAMES: Final[frozenset[str]] = frozenset(
     (*_BUILTIN_FUNCTIONS, *_BUILTIN_EXCEPTIONS, "PrimitiveError")
 )
 
-_NP_MEMBERS: Final = frozenset(
-    """
+_NP_MEMBERS: Final = _words("""
     abs absolute all allclose amax amin any append arange arccos arcsin arctan arctan2 argmax
     argmin argsort argwhere array array_equal asarray atleast_1d atleast_2d average cbrt ceil
     clip column_stack concatenate corrcoef cos cosh count_nonzero cov cross cumprod cumsum
@@ -109,27 +114,22 @@ _NP_MEMBERS: Final = frozenset(
     rad2deg radians random ravel repeat reshape rint roll round searchsorted sign sin sinh
     sort sqrt square squeeze stack std sum tan tanh tile trace transpose trunc unique unwrap
     var vstack where zeros zeros_like
-    """.split()
+    """)
+_NP_LINALG_MEMBERS: Final = _words("norm det inv solve pinv eig eigh svd lstsq")
+_NP_RANDOM_MEMBERS: Final = _words(
+    "choice normal permutation rand randint randn random seed shuffle uniform"
 )
-_NP_LINALG_MEMBERS: Final = frozenset("norm det inv solve pinv eig eigh svd lstsq".split())
-_NP_RANDOM_MEMBERS: Final = frozenset(
-    "choice normal permutation rand randint randn random seed shuffle uniform".split()
-)
-_MATH_MEMBERS: Final = frozenset(
-    """
+_MATH_MEMBERS: Final = _words("""
     acos asin atan atan2 ceil comb copysign cos cosh degrees dist e exp fabs factorial floor
     fmod fsum gcd hypot inf isclose isfinite isinf isnan log log10 log2 nan pi pow prod
     radians remainder sin sinh sqrt tan tanh tau trunc
-    """.split()
-)
-_SHAPELY_MEMBERS: Final = frozenset(
-    """
+    """)
+_SHAPELY_MEMBERS: Final = _words("""
     LineString LinearRing MultiLineString MultiPoint MultiPolygon Point Polygon affinity box
     ops unary_union
-    """.split()
-)
-_SHAPELY_AFFINITY_MEMBERS: Final = frozenset("rotate scale skew translate".split())
-_SHAPELY_OPS_MEMBERS: Final = frozenset("nearest_points unary_union".split())
+    """)
+_SHAPELY_AFFINITY_MEMBERS: Final = _words("rotate scale skew translate")
+_SHAPELY_OPS_MEMBERS: Final = _words("nearest_points unary_union")
 
 #: Allow-listed members per facade path ("np", "np.linalg", ...).  A member that is itself a
 #: key of this mapping is a nested facade.
@@ -235,6 +235,29 @@ def build_facades() -> dict[str, Facade]:
     return {name: _build(name, sources[name]) for name in sorted(FACADE_NAMES)}
 
 
+# Top-level packages whose already-loaded modules the C parts of numpy may re-import.
+_INTERNAL_IMPORT_PACKAGES: Final = frozenset({"numpy", "shapely"})
+
+
+def _internal_import(
+    name: str,
+    globals: Mapping[str, object] | None = None,
+    locals: Mapping[str, object] | None = None,
+    fromlist: Sequence[str] | None = (),
+    level: int = 0,
+) -> Any:
+    """``__import__`` for library code running under the program's builtins.
+
+    C functions such as ``ndarray.sum`` import helper modules lazily through the builtins of
+    the calling frame, which is the program's frame.  This hook returns modules of numpy and
+    shapely that are already loaded (no file is opened) and refuses everything else.  Programs
+    cannot name it: import statements and ``_``-names are refused by the static checks.
+    """
+    if level == 0 and name.partition(".")[0] in _INTERNAL_IMPORT_PACKAGES and name in sys.modules:
+        return builtins.__import__(name, globals, locals, fromlist, level)
+    raise ImportError(f"import of {name!r} is not allowed in the sandbox")
+
+
 def build_builtins(print_fn: Callable[..., None]) -> dict[str, Any]:
     """Build the curated ``__builtins__`` dict of a program.
 
@@ -242,11 +265,13 @@ def build_builtins(print_fn: Callable[..., None]) -> dict[str, Any]:
         print_fn: The function that replaces ``print`` (it captures the output).
 
     Returns:
-        A fresh dict holding exactly :data:`BUILTIN_NAMES`.
+        A fresh dict holding :data:`BUILTIN_NAMES`, plus a restricted ``__import__`` that
+        library code needs (see :func:`_internal_import`).
     """
     table: dict[str, Any] = {
         name: getattr(builtins, name) for name in (*_BUILTIN_FUNCTIONS, *_BUILTIN_EXCEPTIONS)
     }
     table["print"] = print_fn
     table["PrimitiveError"] = PrimitiveError
+    table["__import__"] = _internal_import
     return table

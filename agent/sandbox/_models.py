@@ -83,8 +83,9 @@ class SandboxLimits(BaseModel):
             engine spends serving primitive calls (physics) is not counted.
         total_wall_seconds: Absolute wall-clock cap of a run, primitive calls included.
         memory_mb: RLIMIT_AS of the child in MiB, the address space of the pre-imported
-            numpy + shapely runtime included (that runtime maps about 110 MiB; below about
-            200 MiB a normal program cannot run; see the package docs).
+            numpy + shapely runtime included: that runtime alone maps about 127 MiB, a small
+            program needs 160 MiB in all, and the default 512 leaves about 385 MiB to the
+            program.
         max_output_chars: Captured ``print`` output beyond this ends the run.
         max_calls: Primitive call budget of one run.
         max_source_chars: Longest program accepted.
