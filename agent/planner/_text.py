@@ -8,6 +8,7 @@ lexical similarity separates the task families well (see the planner tests for t
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -16,10 +17,14 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "CAP_COLORS",
+    "DERIVED_SLOT_NAMES",
+    "PLACEHOLDER_RE",
     "SLOT_NAMES",
     "Abstracted",
     "SimilarityIndex",
     "abstract_command",
+    "placeholders_of",
+    "slot_names_of",
     "template_tokens",
 ]
 
@@ -98,8 +103,19 @@ _SYNONYMS = {
     "cubes": "blocks",
     "cube": "block",
     "grab": "pick",
+    "build": "make",
+    "create": "make",
 }
 _STOPWORDS = frozenset({"the", "a", "an", "please", "of"})
+
+#: The placeholders a code or check template may contain. Only these are ever replaced; anything
+#: else in braces (dict literals) is code.
+PLACEHOLDER_RE = re.compile(
+    r"\{((?:block|bowl)[0-9]+|(?:location|direction)[0-9]*|distance|magnitude|nth|line"
+    r"|picked_block)\}"
+)
+#: Slots the planner computes from the scene (not from the command); see offline.DERIVED_SLOTS.
+DERIVED_SLOT_NAMES = frozenset({"picked_block"})
 
 _TOKEN_RE = re.compile(r"\{[a-z]+[0-9]*\}|[a-z0-9]+")
 _SLOT_TOKEN_RE = re.compile(r"^\{([a-z]+)([0-9]*)\}$")
@@ -202,7 +218,11 @@ def abstract_command(command: str, extra_colors: Iterable[str] = ()) -> Abstract
             i += 2
             continue
         matched = False
-        for table, kind in ((_LOCATIONS, "location"), (_MAGNITUDES, "magnitude")):
+        phrases: tuple[tuple[dict[tuple[str, ...], str], str], ...] = (
+            (_LOCATIONS, "location"),
+            (_MAGNITUDES, "magnitude"),
+        )
+        for table, kind in phrases:
             for phrase, value in sorted(table.items(), key=lambda kv: -len(kv[0])):
                 if tuple(words[i : i + len(phrase)]) == phrase:
                     add_slot(kind, value, numbered=False)
@@ -213,14 +233,15 @@ def abstract_command(command: str, extra_colors: Iterable[str] = ()) -> Abstract
                 break
         if matched:
             continue
-        for table, kind in (
+        single: tuple[tuple[dict[str, str], str], ...] = (
             (_DISTANCES, "distance"),
             (_NTHS, "nth"),
             (_LINES, "line"),
             (_DIRECTIONS, "direction"),
-        ):
-            if w in table:
-                add_slot(kind, table[w], numbered=False)
+        )
+        for words_table, kind in single:
+            if w in words_table:
+                add_slot(kind, words_table[w], numbered=False)
                 matched = True
                 break
         if not matched:
@@ -234,9 +255,14 @@ def slot_names_of(tokens: Sequence[str]) -> frozenset[str]:
     return frozenset(t[1:-1] for t in tokens if _SLOT_TOKEN_RE.match(t))
 
 
+def placeholders_of(template: str) -> set[str]:
+    """The slot placeholders a code or check template uses ("{block1}" -> "block1")."""
+    return set(PLACEHOLDER_RE.findall(template))
+
+
 def _features(tokens: Sequence[str]) -> Counter[str]:
     feats: Counter[str] = Counter(tokens)
-    feats.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+    feats.update(f"{a} {b}" for a, b in itertools.pairwise(tokens))
     return feats
 
 

@@ -1,0 +1,390 @@
+"""ProgramMemory: command templates and their programs in SQLite, searched by text similarity."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from policywright.agent.planner._text import (
+    DERIVED_SLOT_NAMES,
+    SimilarityIndex,
+    abstract_command,
+    placeholders_of,
+    slot_names_of,
+    template_tokens,
+)
+from pydantic import BaseModel, ConfigDict, Field
+
+from policywright.errors import ConfigError, InternalError, UnknownNameError
+
+__all__ = ["MemoryEntry", "ProgramMemory", "load_seed_examples"]
+
+logger = logging.getLogger(__name__)
+
+#: Schema version stored in SQLite's ``user_version`` pragma.
+SCHEMA_VERSION = 1
+_SEED_RESOURCE = "examples.yaml"
+
+
+class MemoryEntry(BaseModel):
+    """One stored command template with its program and check templates.
+
+    Attributes:
+        id: Row id (stable across re-opens and re-seeding).
+        command_template: e.g. "put the {block1} in the {bowl1}".
+        code_template: Program with "{slot}" placeholders (filled with string literals).
+        check_template: Check program with placeholders; ends with one ``verdict(...)``.
+        family: Task family, e.g. "stack_all".
+        source: "seed" (shipped examples) or "learned" (added at run time).
+        successes: Verified successful runs.
+        failures: Failed runs.
+        scene_signature: Optional description of the scene it was learned in.
+        created_at: ISO 8601 UTC time of insertion.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int
+    command_template: str
+    code_template: str
+    check_template: str
+    family: str
+    source: Literal["seed", "learned"]
+    successes: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    scene_signature: str | None = None
+    created_at: str
+
+
+class _SeedExample(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command_template: str
+    code_template: str
+    check_template: str
+    family: str
+
+
+class _FamilySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    family: str
+    commands: list[str] = Field(min_length=1)
+    code: str
+    check: str
+
+
+class _ExamplesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    helpers: dict[str, str] = Field(default_factory=dict)
+    families: list[_FamilySpec]
+
+
+def _with_helpers(template: str, helpers: dict[str, str]) -> str:
+    """Prepend the helper definitions the template calls (helpers call no other helper)."""
+    used = [h for name, h in helpers.items() if re.search(rf"\b{re.escape(name)}\(", template)]
+    return "\n".join([*(h.rstrip() + "\n" for h in used), template.rstrip() + "\n"])
+
+
+def _read_seed_text() -> str:
+    return resources.files("policywright.agent.planner").joinpath(_SEED_RESOURCE).read_text("utf-8")
+
+
+def load_seed_examples(text: str | None = None) -> list[_SeedExample]:
+    """Parse the shipped examples (or ``text``) into one entry per command phrasing.
+
+    Args:
+        text: YAML text in the examples.yaml format; the packaged file when None.
+
+    Returns:
+        The seed entries, helpers already prepended to code and check templates.
+    """
+    raw = yaml.safe_load(_read_seed_text() if text is None else text)
+    spec = _ExamplesFile.model_validate(raw)
+    out: list[_SeedExample] = []
+    for fam in spec.families:
+        code = _with_helpers(fam.code, spec.helpers)
+        check = _with_helpers(fam.check, spec.helpers)
+        for cmd in fam.commands:
+            out.append(
+                _SeedExample(
+                    command_template=cmd.strip(),
+                    code_template=code,
+                    check_template=check,
+                    family=fam.family,
+                )
+            )
+    return out
+
+
+def _migrate_to_1(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE entries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            command_template TEXT NOT NULL,
+            code_template TEXT NOT NULL,
+            check_template TEXT NOT NULL,
+            family TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('seed', 'learned')),
+            successes INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            scene_signature TEXT,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+# Migration i+1 upgrades a database from user_version i; append, never edit, when the schema grows.
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+
+_COLUMNS = (
+    "id, command_template, code_template, check_template, family, source, "
+    "successes, failures, scene_signature, created_at"
+)
+
+
+def _row_to_entry(row: tuple[Any, ...]) -> MemoryEntry:
+    keys = [c.strip() for c in _COLUMNS.split(",")]
+    return MemoryEntry.model_validate(dict(zip(keys, row, strict=True)))
+
+
+def _check_slots(command_template: str, code_template: str, check_template: str) -> None:
+    have = slot_names_of(template_tokens(command_template)) | DERIVED_SLOT_NAMES
+    used = placeholders_of(code_template) | placeholders_of(check_template)
+    if not used <= have:
+        raise InternalError(
+            f"template uses slots {sorted(used - have)} that {command_template!r} does not have"
+        )
+
+
+class ProgramMemory:
+    """Command templates with their program and check templates, in SQLite.
+
+    On first open the shipped examples are inserted; when the shipped examples change (their hash
+    differs from the stored one) the seed rows are synchronised by command template, keeping the
+    ids and outcome counts of unchanged templates. Learned rows are never touched by seeding.
+
+    Args:
+        path: SQLite file path, or ":memory:" for a throw-away memory.
+        seed_text: Override the shipped examples (YAML text), mainly for tests.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, seed_text: str | None = None) -> None:
+        self.path = str(path)
+        # The graph may call the planner from a worker thread: one connection guarded by a lock.
+        self._conn = sqlite3.connect(self.path, check_same_thread=False)
+        self._lock = threading.RLock()
+        self._index: SimilarityIndex | None = None
+        self._entries: list[MemoryEntry] = []
+        self._migrate()
+        self._seed(seed_text)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ProgramMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._conn:
+            yield self._conn
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"program memory {self.path!r} has schema version {version}, newer than this "
+                    f"policywright understands ({SCHEMA_VERSION}); upgrade policywright"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                logger.info("migrating program memory %s to schema %d", self.path, target)
+                _MIGRATIONS[target - 1](conn)
+                # PRAGMA does not accept parameters; target is an int from our own range.
+                conn.execute(f"PRAGMA user_version = {int(target)}")
+
+    def _seed(self, seed_text: str | None) -> None:
+        text = _read_seed_text() if seed_text is None else seed_text
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        with self._tx() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'seed_hash'").fetchone()
+            if row is not None and row[0] == digest:
+                return
+            examples = load_seed_examples(text)
+            existing = {
+                r[1]: r[0]
+                for r in conn.execute(
+                    "SELECT id, command_template FROM entries WHERE source = 'seed'"
+                )
+            }
+            now = datetime.now(UTC).isoformat()
+            wanted = set()
+            for ex in examples:
+                _check_slots(ex.command_template, ex.code_template, ex.check_template)
+                wanted.add(ex.command_template)
+                if ex.command_template in existing:
+                    conn.execute(
+                        "UPDATE entries SET code_template = ?, check_template = ?, family = ? "
+                        "WHERE id = ?",
+                        (
+                            ex.code_template,
+                            ex.check_template,
+                            ex.family,
+                            existing[ex.command_template],
+                        ),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO entries (command_template, code_template, check_template, "
+                        "family, source, created_at) VALUES (?, ?, ?, ?, 'seed', ?)",
+                        (ex.command_template, ex.code_template, ex.check_template, ex.family, now),
+                    )
+            stale = [i for cmd, i in existing.items() if cmd not in wanted]
+            conn.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in stale])
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('seed_hash', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (digest,),
+            )
+            logger.info(
+                "seeded program memory %s: %d examples, %d removed",
+                self.path,
+                len(examples),
+                len(stale),
+            )
+        self._index = None
+
+    # -- queries ---------------------------------------------------------------------------
+    def all(self) -> list[MemoryEntry]:
+        """Every entry, ordered by id."""
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM entries ORDER BY id").fetchall()
+        return [_row_to_entry(r) for r in rows]
+
+    def get(self, entry_id: int) -> MemoryEntry:
+        """The entry with this id.
+
+        Raises:
+            UnknownNameError: No such entry.
+        """
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE id = ?", (entry_id,)
+            ).fetchone()
+        if row is None:
+            raise UnknownNameError("memory entry", str(entry_id), [])
+        return _row_to_entry(row)
+
+    def _ensure_index(self) -> tuple[list[MemoryEntry], SimilarityIndex]:
+        with self._lock:
+            if self._index is None:
+                self._entries = self.all()
+                docs = [template_tokens(e.command_template) for e in self._entries]
+                self._index = SimilarityIndex(docs)
+            return self._entries, self._index
+
+    def rank(self, tokens: tuple[str, ...]) -> list[tuple[MemoryEntry, float]]:
+        """Every entry with its similarity to already-abstracted tokens, best first.
+
+        Ties are broken by the entry's track record (successes minus failures), then by id.
+        """
+        entries, index = self._ensure_index()
+        scored = list(zip(entries, index.scores(tokens), strict=True))
+        scored.sort(key=lambda es: (-es[1], -(es[0].successes - es[0].failures), es[0].id))
+        return scored
+
+    def search(self, text: str, k: int = 5) -> list[tuple[MemoryEntry, float]]:
+        """The ``k`` entries whose command templates are most similar to ``text``.
+
+        Args:
+            text: A command ("put the red block in the blue bowl") or a template.
+            k: How many results to return.
+
+        Returns:
+            (entry, score) pairs, best first; scores are in [0, 1].
+        """
+        return self.rank(abstract_command(text).tokens)[: max(k, 0)]
+
+    # -- updates ---------------------------------------------------------------------------
+    def add(
+        self,
+        command_template: str,
+        code_template: str,
+        check_template: str,
+        family: str,
+        *,
+        source: Literal["seed", "learned"] = "learned",
+        scene_signature: str | None = None,
+    ) -> MemoryEntry:
+        """Store a new entry and return it.
+
+        Args:
+            command_template: The command with slots, e.g. "put the {block1} in the {bowl1}".
+            code_template: The program, with the same slots as placeholders.
+            check_template: The check program, ending with one ``verdict(...)``.
+            family: The task family.
+            source: "learned" for entries added at run time.
+            scene_signature: Optional description of the scene it worked in.
+
+        Returns:
+            The stored entry (with its id).
+
+        Raises:
+            InternalError: The code or check template uses a slot the command template lacks.
+        """
+        _check_slots(command_template, code_template, check_template)
+        now = datetime.now(UTC).isoformat()
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO entries (command_template, code_template, check_template, family, "
+                "source, scene_signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    command_template,
+                    code_template,
+                    check_template,
+                    family,
+                    source,
+                    scene_signature,
+                    now,
+                ),
+            )
+            new_id = cur.lastrowid
+        self._index = None
+        if new_id is None:
+            raise InternalError("sqlite returned no row id for an insert")
+        return self.get(new_id)
+
+    def record_outcome(self, entry_id: int, success: bool) -> None:
+        """Count one verified success or failure of an entry's program.
+
+        Raises:
+            UnknownNameError: No such entry.
+        """
+        column = "successes" if success else "failures"
+        with self._tx() as conn:
+            cur = conn.execute(
+                f"UPDATE entries SET {column} = {column} + 1 WHERE id = ?", (entry_id,)
+            )
+            if cur.rowcount == 0:
+                raise UnknownNameError("memory entry", str(entry_id), [])
+        self._index = None

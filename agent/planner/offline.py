@@ -1,0 +1,252 @@
+"""OfflinePlanner: retrieval from program memory plus slot filling, no model needed."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable
+
+from policywright.agent.planner._text import (
+    PLACEHOLDER_RE,
+    abstract_command,
+    slot_names_of,
+    template_tokens,
+)
+from policywright.agent.planner.base import PlanContext, Program, SceneObject
+from policywright.agent.planner.memory import MemoryEntry, ProgramMemory
+
+from policywright.errors import (
+    EmptyCommandError,
+    InternalError,
+    PlannerCannotHandle,
+    UnknownObjectError,
+)
+
+__all__ = ["DEFAULT_THRESHOLD", "DERIVED_SLOTS", "GUARD_WORDS", "OfflinePlanner", "fill_template"]
+
+logger = logging.getLogger(__name__)
+
+#: Minimum similarity for a memory entry to be used. Measured on the seed examples
+#: (tests/agent/planner/test_retrieval.py): the 43 tested phrasings of known tasks, 20 of them
+#: paraphrases not in examples.yaml, score >= 0.49 against the right family (weakest: "line the
+#: blocks up diagonally"); unrelated commands score <= 0.18 ("throw the red block at me"). Commands
+#: that differ from a template by one meaning-changing word can score high: see GUARD_WORDS.
+DEFAULT_THRESHOLD = 0.45
+
+_OBJECT_SLOT_RE = re.compile(r"^(block|bowl)[0-9]+$")
+_DIRECTION_VECTORS = {
+    "top": (1.0, 0.0),
+    "bottom": (-1.0, 0.0),
+    "left": (0.0, 1.0),
+    "right": (0.0, -1.0),
+}
+_NTH_INDEX = {"first": 0, "second": 1, "third": 2, "fourth": 3}
+# Words that change what the command asks for. A template is only used if it contains every such
+# word of the command: the lexical similarity alone would happily map "don't put X in Y", "is X in
+# Y?" or "put X under Y" onto "put X in/on Y" (one differing word), and running half of "put X in Y
+# and then stack them", or the opposite of what was asked, is worse than refusing.
+GUARD_WORDS = frozenset(
+    {
+        # negation and exceptions
+        "not", "don", "dont", "doesn", "never", "without", "except", "unless", "avoid", "no",
+        # sequencing and repetition (the seed programs do one task)
+        "then", "after", "before", "afterwards", "also", "twice", "again", "back", "undo",
+        # questions: answer, don't act
+        "is", "are", "what", "which", "where", "why", "how", "does", "do",
+        # spatial relations the seed programs do not implement
+        "under", "below", "beneath", "underneath", "behind", "front", "near", "next",
+        "beside", "between", "around", "away", "off", "out", "circle", "square", "triangle",
+        # verbs whose effect differs from pick-and-place
+        "remove", "swap", "switch", "unstack", "scatter", "spread", "throw", "push", "knock",
+        "hide", "rotate", "shake",
+    }
+)  # fmt: skip
+
+
+def fill_template(template: str, slots: dict[str, str]) -> str:
+    """Replace "{slot}" placeholders with Python string literals of the slot values.
+
+    Values become ``repr(str)`` literals, so whatever they contain stays data: a value can never
+    end the literal or add code.
+
+    Args:
+        template: A code or check template.
+        slots: Slot name -> value.
+
+    Returns:
+        The filled program text.
+
+    Raises:
+        InternalError: The template uses a slot that has no value.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in slots:
+            raise InternalError(f"template slot {{{name}}} has no value")
+        return repr(str(slots[name]))
+
+    filled: str = PLACEHOLDER_RE.sub(sub, template)
+    return filled
+
+
+# -- derived slots: selections the check must know, computed from the scene at plan time --------
+def _blocks(scene: list[SceneObject]) -> list[SceneObject]:
+    return [o for o in scene if o.kind == "block"]
+
+
+def _xy(obj: SceneObject) -> tuple[float, float]:
+    return obj.position[0], obj.position[1]
+
+
+def _by_name(scene: list[SceneObject], name: str) -> SceneObject:
+    for o in scene:
+        if o.name == name:
+            return o
+    raise UnknownObjectError(name, [o.name for o in scene])
+
+
+def _pick_by_direction(scene: list[SceneObject], slots: dict[str, str]) -> str | None:
+    # Same rule as the program: the block with the largest (along - across) among those along > 0.
+    bx, by = _xy(_by_name(scene, slots["bowl1"]))
+    sx, sy = _DIRECTION_VECTORS[slots["direction"]]
+    best: tuple[float, str] | None = None
+    for b in _blocks(scene):
+        rx, ry = b.position[0] - bx, b.position[1] - by
+        along, across = rx * sx + ry * sy, abs(rx * sy - ry * sx)
+        if along > 0 and (best is None or along - across > best[0]):
+            best = (along - across, b.name)
+    return None if best is None else best[1]
+
+
+def _pick_by_distance(scene: list[SceneObject], slots: dict[str, str]) -> str | None:
+    bx, by = _xy(_by_name(scene, slots["bowl1"]))
+    blocks = _blocks(scene)
+    if not blocks:
+        return None
+    dists = [(math.hypot(b.position[0] - bx, b.position[1] - by), b.name) for b in blocks]
+    chosen: tuple[float, str] = min(dists) if slots["distance"] == "closest" else max(dists)
+    return chosen[1]
+
+
+def _pick_nth(scene: list[SceneObject], slots: dict[str, str]) -> str | None:
+    sx, sy = _DIRECTION_VECTORS[slots["direction"]]
+    order = sorted((-(b.position[0] * sx + b.position[1] * sy), b.name) for b in _blocks(scene))
+    index = _NTH_INDEX[slots["nth"]]
+    return order[index][1] if index < len(order) else None
+
+
+#: family -> (derived slot name, resolver). The program selects at run time (Code-as-Policies
+#: style); the check runs after the block has moved, so it is told which block the selection
+#: meant when the plan was made.
+DERIVED_SLOTS: dict[str, tuple[str, Callable[[list[SceneObject], dict[str, str]], str | None]]] = {
+    "pick_by_direction": ("picked_block", _pick_by_direction),
+    "pick_by_distance": ("picked_block", _pick_by_distance),
+    "pick_nth": ("picked_block", _pick_nth),
+}
+
+
+class OfflinePlanner:
+    """Plans by retrieving a stored program template and filling its slots from the command.
+
+    Deterministic: a retry (``ctx.attempt > 1``) gets the same program, so feedback cannot improve
+    it; the caller should stop or switch to an LLM planner after an offline plan fails.
+
+    Args:
+        memory: The program memory to retrieve from.
+        threshold: Minimum similarity score for an entry to be used.
+    """
+
+    name = "offline"
+
+    def __init__(self, memory: ProgramMemory, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.memory = memory
+        self.threshold = threshold
+
+    def write(self, ctx: PlanContext) -> Program:
+        """Write a program for ``ctx.command`` from the closest stored template.
+
+        Args:
+            ctx: The command and the scene.
+
+        Returns:
+            The filled program and check program.
+
+        Raises:
+            EmptyCommandError: The command is empty or whitespace.
+            UnknownObjectError: The command names an object that is not in the scene.
+            PlannerCannotHandle: No stored template is similar enough, or none fits the slots.
+        """
+        command = ctx.command
+        if not command.strip():
+            raise EmptyCommandError("the command is empty; say what the robot should do")
+        present = [o.name for o in ctx.scene]
+        abstracted = abstract_command(command, extra_colors=[o.color for o in ctx.scene])
+        for slot, value in abstracted.slots.items():
+            if _OBJECT_SLOT_RE.match(slot) and value not in present:
+                raise UnknownObjectError(value, present)
+        ranked = self.memory.rank(abstracted.tokens)
+        wanted = set(abstracted.slots)
+        guards = GUARD_WORDS.intersection(abstracted.tokens)
+        fitting = [
+            (e, s) for e, s in ranked if s >= self.threshold and self._fits(e, wanted, guards)
+        ]
+        if not fitting:
+            raise self._cannot(command, ranked)
+        entry, score = fitting[0]
+        slots = dict(abstracted.slots)
+        self._add_derived(entry, ctx.scene, slots)
+        code = fill_template(entry.code_template, slots)
+        check = fill_template(entry.check_template, slots)
+        logger.info(
+            "offline plan for attempt %d: memory #%d (%s) score=%.2f",
+            ctx.attempt,
+            entry.id,
+            entry.family,
+            score,
+        )
+        return Program(
+            code=code,
+            check_code=check,
+            provenance=f"offline:memory#{entry.id} score={score:.2f}",
+            family=entry.family,
+            slots=slots,
+        )
+
+    @staticmethod
+    def _fits(entry: MemoryEntry, wanted: set[str], guards: frozenset[str]) -> bool:
+        # The template must use exactly the command's slots (no mention dropped, none missing).
+        tokens = template_tokens(entry.command_template)
+        return slot_names_of(tokens) == wanted and guards.issubset(tokens)
+
+    @staticmethod
+    def _add_derived(entry: MemoryEntry, scene: list[SceneObject], slots: dict[str, str]) -> None:
+        derived = DERIVED_SLOTS.get(entry.family)
+        if derived is None:
+            return
+        slot, resolve = derived
+        value = resolve(scene, slots)
+        if value is None:
+            raise PlannerCannotHandle(
+                f"no block in the scene fits the description in this command "
+                f"({', '.join(f'{k}={v!r}' for k, v in sorted(slots.items()))})"
+            )
+        slots[slot] = value
+
+    @staticmethod
+    def _cannot(command: str, ranked: list[tuple[MemoryEntry, float]]) -> PlannerCannotHandle:
+        closest: list[str] = []
+        for e, _ in ranked:
+            if e.command_template not in closest:
+                closest.append(e.command_template)
+            if len(closest) == 3:
+                break
+        shown = command.strip()
+        if len(shown) > 200:
+            shown = shown[:200] + "..."
+        known = "; ".join(f'"{c}"' for c in closest) or "nothing"
+        return PlannerCannotHandle(
+            f"I can't plan {shown!r} offline; closest I know: {known}; "
+            "use an LLM planner with --llm (later) or rephrase"
+        )
