@@ -159,7 +159,9 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     where = f" at line {report.line}" if report.line else ""
     text = f": {report.source_line.strip()!r}" if report.source_line else ""
     kind = f"{report.error_type}: " if report.error_type else ""
-    feedback = f"the program ended with status '{report.status}'{where}{text}: {kind}{report.message}"
+    feedback = (
+        f"the program ended with status '{report.status}'{where}{text}: {kind}{report.message}"
+    )
     if report.rule:
         feedback += f" (rule {report.rule})"
     outcome = report.status if report.status != "ok" else "error"

@@ -1,4 +1,4 @@
-"""policywright: an LLM or VLM writes robot policy code; it runs sandboxed, verified, checkpointed."""
+"""policywright: an LLM or VLM writes robot policy code; it runs sandboxed and verified."""
 
 from policywright.errors import (
     InternalError,

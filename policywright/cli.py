@@ -206,9 +206,10 @@ def primitives(
 def main() -> None:
     """Entry point: run the app and map errors to the documented exit codes."""
     try:
-        app(standalone_mode=False)
+        # Non-standalone click returns the exit code of typer.Exit instead of raising it.
+        code = app(standalone_mode=False)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except UserError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_USER)
@@ -224,5 +225,6 @@ def main() -> None:
             exc.show()
             sys.exit(EXIT_USER)
         logging.getLogger(__name__).exception("internal error")
-        err_console.print(f"[red]internal error (a bug in policywright, please report):[/red] {exc}")
+        err_console.print(f"[red]internal error (a bug, please report it):[/red] {exc}")
         sys.exit(EXIT_BUG)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

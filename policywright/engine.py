@@ -11,7 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policywright.agent.graph import EngineContext, compile_graph, open_checkpointer, recursion_limit
+from policywright.agent.graph import (
+    EngineContext,
+    compile_graph,
+    open_checkpointer,
+    recursion_limit,
+)
 from policywright.agent.planner import OfflinePlanner, Planner, ProgramMemory
 from policywright.agent.sandbox import Sandbox
 from policywright.agent.verify import CodeVerifier

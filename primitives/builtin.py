@@ -20,9 +20,13 @@ from policywright.sim import (
     LOCATIONS,
     TABLE_Z,
     WORKSPACE,
-    denormalize_xy as _denormalize_xy,
     nearest_corner,
     nearest_side,
+)
+from policywright.sim import (
+    denormalize_xy as _denormalize_xy,
+)
+from policywright.sim import (
     normalize_xy as _normalize_xy,
 )
 from policywright.skills import SkillResult
@@ -201,7 +205,7 @@ def get_location_names(ctx: PrimitiveContext) -> list[str]:
 
 @primitive(read_only=True, category="query")
 def get_location_pos(ctx: PrimitiveContext, name: str) -> Array2:
-    """xy position of a named location, e.g. "top left corner" or "bottom side".
+    """Xy position of a named location, e.g. "top left corner" or "bottom side".
 
     Args:
         name: one of get_location_names().
@@ -369,8 +373,7 @@ def follow_path(
     if not (math.isfinite(height) and math.isfinite(speed)) or speed <= 0:
         raise PrimitiveError("follow_path(): height and speed must be finite, speed > 0")
     xyz = [
-        [float(p[0]), float(p[1]), float(p[2]) if len(p) == 3 else TABLE_Z + height]
-        for p in points
+        [float(p[0]), float(p[1]), float(p[2]) if len(p) == 3 else TABLE_Z + height] for p in points
     ]
     ctx.world.safety.check_speed(speed)
     ctx.world.safety.check_path(xyz)

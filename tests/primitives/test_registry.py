@@ -123,8 +123,17 @@ def test_builtin_registry_from_entry_points():
 
     reg = default_registry()
     names = reg.names()
-    for expected in ("get_obj_names", "get_obj_pos", "put_first_on_second", "follow_path",
-                     "say", "verdict", "denormalize_xy", "get_corner_name", "get_bbox"):
+    for expected in (
+        "get_obj_names",
+        "get_obj_pos",
+        "put_first_on_second",
+        "follow_path",
+        "say",
+        "verdict",
+        "denormalize_xy",
+        "get_corner_name",
+        "get_bbox",
+    ):
         assert expected in names
     read_only = reg.names(read_only=True)
     assert "put_first_on_second" not in read_only and "get_obj_pos" in read_only
