@@ -132,7 +132,7 @@ def check(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     lines = [f"{k} line {v.line}: [{v.rule}] {v.message}" for k, v in bad[:8]]
     feedback = "the program was refused by the static checks:\n" + "\n".join(lines)
     _writer()({"event": "refused", "attempt": state["attempt"], "violations": lines})
-    current.update(outcome="refused", feedback=feedback)
+    current["outcome"], current["feedback"] = "refused", feedback
     return {"current": current, "attempts": [current], "feedback": [feedback]}
 
 
@@ -164,8 +164,7 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     )
     if report.rule:
         feedback += f" (rule {report.rule})"
-    outcome = report.status if report.status != "ok" else "error"
-    current.update(outcome=outcome, feedback=feedback)
+    current["outcome"], current["feedback"] = report.status, feedback
     return {
         "current": current,
         "attempts": [current],
@@ -182,10 +181,10 @@ def verify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     _writer()({"event": "verdict", "attempt": state["attempt"], **verdict})
     current = AttemptRecord(**state["current"], verdict=verdict)
     if verdict["success"]:
-        current.update(outcome="succeeded")
+        current["outcome"] = "succeeded"
         return {"current": current, "attempts": [current], "verdict": verdict}
     feedback = f"the program ran but the command was not achieved: {verdict['reason']}"
-    current.update(outcome="unverified", feedback=feedback)
+    current["outcome"], current["feedback"] = "unverified", feedback
     return {"current": current, "attempts": [current], "verdict": verdict, "feedback": [feedback]}
 
 
@@ -209,7 +208,7 @@ def _retry_or_fail(state: TaskState) -> Literal["plan", "fail"]:
 
 
 def _after_plan(state: TaskState) -> Literal["check", "__end__"]:
-    return END if state.get("status") == "failed" else "check"
+    return "__end__" if state.get("status") == "failed" else "check"
 
 
 def _after_check(state: TaskState) -> Literal["execute", "plan", "fail"]:

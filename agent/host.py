@@ -86,7 +86,7 @@ class RegistryHost:
         """Names whose list results become numpy arrays in the program."""
         return [n for n in self._names if self.registry.get(n).returns_array]
 
-    def call(self, name: str, args: list[Any], kwargs: dict[str, Any], line: int) -> Any:
+    def call(self, name: str, args: list[Any], kwargs: dict[str, Any], line: int | None) -> Any:
         """Validate, safety-check and run one primitive call from the program.
 
         Raises:

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Literal, get_type_hints
+from typing import Any, Literal, get_type_hints, overload
 
 import docstring_parser
 import pydantic
@@ -224,13 +224,24 @@ def _build_spec(
     )
 
 
+@overload
+def primitive(func: Callable[..., Any], /) -> PrimitiveSpec: ...
+
+
+@overload
+def primitive(
+    *, name: str | None = None, read_only: bool = False, category: Category = "action"
+) -> Callable[[Callable[..., Any]], PrimitiveSpec]: ...
+
+
 def primitive(
     func: Callable[..., Any] | None = None,
+    /,
     *,
     name: str | None = None,
     read_only: bool = False,
     category: Category = "action",
-) -> Any:
+) -> PrimitiveSpec | Callable[[Callable[..., Any]], PrimitiveSpec]:
     """Turn a typed, documented function into a :class:`PrimitiveSpec`.
 
     The function's first parameter must be ``ctx`` (the engine injects it); every other
