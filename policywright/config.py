@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,9 @@ class EngineConfig(BaseModel):
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     safety: SafetyLimits = Field(default_factory=SafetyLimits)
     gui: bool = False
+    #: SQLite's synchronous pragma for the checkpoints: "normal" survives a killed process
+    #: (WAL); "full" also survives power loss, at about twice the checkpoint cost.
+    checkpoint_sync: Literal["normal", "full"] = "normal"
 
     @property
     def checkpoint_path(self) -> Path:

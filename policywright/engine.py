@@ -178,7 +178,9 @@ class Engine:
         self._own_sandbox = sandbox is None
         self.sandbox = sandbox or Sandbox(self.config.sandbox)
         self.prim = PrimitiveContext(world=world)
-        self.checkpointer = open_checkpointer(self.config.checkpoint_path)
+        self.checkpointer = open_checkpointer(
+            self.config.checkpoint_path, synchronous=self.config.checkpoint_sync
+        )
         self.graph = compile_graph(self.checkpointer)
 
     def context(self) -> EngineContext:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
 from policywright.agent.planner._text import (
     DERIVED_SLOT_NAMES,
     SimilarityIndex,
@@ -23,8 +25,6 @@ from policywright.agent.planner._text import (
     slot_names_of,
     template_tokens,
 )
-from pydantic import BaseModel, ConfigDict, Field
-
 from policywright.errors import ConfigError, InternalError, UnknownNameError
 
 __all__ = ["MemoryEntry", "ProgramMemory", "load_seed_examples"]

@@ -15,7 +15,6 @@ from policywright.agent.planner._text import (
 )
 from policywright.agent.planner.base import PlanContext, Program, SceneObject
 from policywright.agent.planner.memory import MemoryEntry, ProgramMemory
-
 from policywright.errors import (
     EmptyCommandError,
     InternalError,

@@ -38,7 +38,6 @@ from policywright.agent.sandbox._models import (
     SandboxLimits,
 )
 from policywright.agent.sandbox._static import check_program
-
 from policywright.errors import ProgramError, SafetyViolation
 
 __all__ = ["PrimitiveCallError", "PrimitiveHost", "Sandbox"]
