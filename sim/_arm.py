@@ -69,8 +69,8 @@ class PandaArm:
             self._c.resetJointState(self.body, f, GRIPPER_MAX_WIDTH / 2)
         # A few IK passes from the teleported pose converge to the exact home position.
         for _ in range(5):
-            q = self._ik(HOME_XYZ, 0.0)
-            for j, qj in zip(_ARM_JOINTS, q, strict=True):
+            q_home = self._ik(HOME_XYZ, 0.0)
+            for j, qj in zip(_ARM_JOINTS, q_home, strict=True):
                 self._c.resetJointState(self.body, j, qj)
         self.target_xyz, self.target_yaw = HOME_XYZ, 0.0
         self.gripper_target = GRIPPER_MAX_WIDTH
@@ -78,13 +78,20 @@ class PandaArm:
         self.apply_targets()
 
     def setup_gripper(self) -> None:
+        """Finger friction and the finger gear (only while building a world)."""
         for f in _FINGERS:
             self._c.changeDynamics(
                 self.body, f, lateralFriction=1.5, spinningFriction=0.01, frictionAnchor=True
             )
         # The gear keeps both fingers symmetric so the grasp centres the block.
         gear = self._c.createConstraint(
-            self.body, _FINGERS[0], self.body, _FINGERS[1], p.JOINT_GEAR, [1, 0, 0], [0, 0, 0],
+            self.body,
+            _FINGERS[0],
+            self.body,
+            _FINGERS[1],
+            p.JOINT_GEAR,
+            [1, 0, 0],
+            [0, 0, 0],
             [0, 0, 0],
         )
         self._c.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=50)
@@ -116,6 +123,7 @@ class PandaArm:
         return None
 
     def joint_positions(self) -> list[float]:
+        """The seven arm joint angles (rad)."""
         return [float(self._c.getJointState(self.body, j)[0]) for j in _ARM_JOINTS]
 
     # -- control -----------------------------------------------------------------------------
@@ -168,6 +176,7 @@ class PandaArm:
         )
 
     def controller_state(self) -> dict[str, Any]:
+        """The controller's targets as JSON-able data (physics snapshots do not hold them)."""
         return {
             "target_xyz": list(self.target_xyz),
             "target_yaw": self.target_yaw,
@@ -176,6 +185,7 @@ class PandaArm:
         }
 
     def load_controller_state(self, state: Mapping[str, Any]) -> None:
+        """Restore targets saved by :meth:`controller_state` and re-send them to the motors."""
         xyz = [float(v) for v in state["target_xyz"]]
         self.target_xyz = (xyz[0], xyz[1], xyz[2])
         self.target_yaw = float(state["target_yaw"])

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -28,13 +30,16 @@ BOWL_SEGMENTS = 12
 BLOCK_MASS = 0.05
 
 
+def _flush_c_stdout() -> None:
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).fflush(None)
+
+
 @contextlib.contextmanager
 def quiet_stdout() -> Iterator[None]:
     """Silence C-level writes to fd 1 (pybullet's b3Warning chatter) for the block's duration."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = 1
+    # C code writes to fd 1 whatever Python's sys.stdout currently is.
+    fd = 1
     with contextlib.suppress(Exception):
         sys.stdout.flush()
     saved = os.dup(fd)
@@ -43,13 +48,15 @@ def quiet_stdout() -> Iterator[None]:
         os.dup2(devnull, fd)
         yield
     finally:
+        # C stdio buffers its output when fd 1 is not a tty: flush it into /dev/null first.
+        _flush_c_stdout()
         os.dup2(saved, fd)
         os.close(saved)
         os.close(devnull)
 
 
 def data_path() -> str:
-    return pybullet_data.getDataPath()
+    return str(pybullet_data.getDataPath())
 
 
 def panda_urdf(lite: bool) -> str:
@@ -182,14 +189,21 @@ def _front_eye() -> tuple[float, float, float]:
     return (0.5 + 0.9 * math.cos(a), 0.0, TABLE_Z + 0.9 * math.sin(a))
 
 
-CAMERAS: dict[str, CameraSpec] = {
-    # up = +x keeps the robot at the bottom of the image and its left on the image's left.
-    "top": CameraSpec(
-        eye=(0.525, 0.0, TABLE_Z + 1.1), target=(0.525, 0.0, TABLE_Z), up=(1.0, 0.0, 0.0), fov=40.0
-    ),
-    # Looks back at the robot from the far side, so left and right are mirrored in the image.
-    "front": CameraSpec(eye=_front_eye(), target=(0.5, 0.0, TABLE_Z), up=(0.0, 0.0, 1.0), fov=50.0),
-}
+CAMERAS: Mapping[str, CameraSpec] = MappingProxyType(
+    {
+        # up = +x keeps the robot at the bottom of the image and its left on the image's left.
+        "top": CameraSpec(
+            eye=(0.525, 0.0, TABLE_Z + 1.1),
+            target=(0.525, 0.0, TABLE_Z),
+            up=(1.0, 0.0, 0.0),
+            fov=40.0,
+        ),
+        # Looks back at the robot from the far side, so left and right are mirrored in the image.
+        "front": CameraSpec(
+            eye=_front_eye(), target=(0.5, 0.0, TABLE_Z), up=(0.0, 0.0, 1.0), fov=50.0
+        ),
+    }
+)
 
 
 def capture(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,8 +53,9 @@ class ObjectPose(BaseModel):
     orientation: tuple[float, float, float, float]
 
 
-_COLOR_NAMES = list(COLORS)
+_COLOR_NAMES = tuple(COLORS)
 _COLOR_TABLE = np.array([COLORS[n] for n in _COLOR_NAMES], dtype=float)
+_COLOR_TABLE.flags.writeable = False
 
 
 def nearest_color(rgb: np.ndarray) -> str:
@@ -86,9 +87,7 @@ class View:
         h, w = self.seg.shape
         if us.size == 0:
             return np.zeros((0, 3)), np.zeros((0, 3))
-        pts = self.cam.deproject(
-            us.astype(float), vs.astype(float), self.depth[vs, us], w, h
-        )
+        pts = self.cam.deproject(us.astype(float), vs.astype(float), self.depth[vs, us], w, h)
         return pts, self.rgb[vs, us].astype(float) / 255.0
 
 
@@ -100,9 +99,7 @@ class Estimate:
 
 
 def _bbox(lo: np.ndarray, hi: np.ndarray) -> tuple[float, float, float, float, float, float]:
-    return (
-        float(lo[0]), float(lo[1]), float(lo[2]), float(hi[0]), float(hi[1]), float(hi[2])
-    )
+    return (float(lo[0]), float(lo[1]), float(lo[2]), float(hi[0]), float(hi[1]), float(hi[2]))
 
 
 def expected_face_pixels(cam: CameraSpec, width: int, height: int, z: float) -> float:
@@ -162,7 +159,7 @@ def bowl_estimate(pts: np.ndarray, rgb: np.ndarray, min_pixels: int) -> Estimate
 def detect_all(
     objects: Mapping[int, tuple[str, Literal["block", "bowl"]]],
     top: View,
-    front_factory: callable,  # type: ignore[valid-type]
+    front_factory: Callable[[], View],
     previous: Mapping[str, DetectedObject],
 ) -> dict[str, DetectedObject]:
     """Detect every object; see :meth:`policywright.sim.TabletopWorld.detect`."""

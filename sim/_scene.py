@@ -51,7 +51,7 @@ Kind = Literal["block", "bowl"]
 
 # Clearances between object centres when sampling; bowls need room for the fingers around them.
 _MIN_BLOCK_BLOCK: Final[float] = 0.08
-_MIN_BOWL_ANY: Final[float] = BOWL_RADIUS + 0.055
+_MIN_BOWL_ANY: Final[float] = BOWL_RADIUS + 0.07
 _MIN_BOWL_BOWL: Final[float] = 2 * BOWL_RADIUS + 0.03
 _MIN_LOCATION: Final[float] = 0.08
 # A block placed at a named location must not land on a bowl's rim.
@@ -278,8 +278,9 @@ def sample_scene(
         for color, kind in order:
             inset = inset_bowl if kind == "bowl" else inset_block
             for _ in range(_MAX_TRIES):
-                xy = np.array(
-                    [rng.uniform(x0 + inset, x1 - inset), rng.uniform(y0 + inset, y1 - inset)]
+                # Round first so the stored (rounded) position is the one that was checked.
+                xy = np.round(
+                    [rng.uniform(x0 + inset, x1 - inset), rng.uniform(y0 + inset, y1 - inset)], 4
                 )
                 if fits(kind, xy):
                     break
@@ -292,7 +293,7 @@ def sample_scene(
                     name=f"{color} {kind}",
                     kind=kind,
                     color=color,
-                    position=(round(float(xy[0]), 4), round(float(xy[1]), 4)),
+                    position=(float(xy[0]), float(xy[1])),
                     yaw=round(yaw, 4),
                 )
             )

@@ -1,9 +1,9 @@
-"""Workspace frame, named locations and the normalised-coordinate helpers (see docs/internals.md)."""
+"""Workspace frame, named locations and normalised-coordinate helpers (docs/internals.md)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final
 
@@ -87,10 +87,10 @@ def normalize_xy(pos: Sequence[float] | np.ndarray) -> np.ndarray:
     return np.array([(_Y1 - y) / (_Y1 - _Y0), (x - _X0) / (_X1 - _X0)])
 
 
-def _nearest(pos: Sequence[float] | np.ndarray, table: MappingProxyType) -> str:
+def _nearest(pos: Sequence[float] | np.ndarray, table: Mapping[str, tuple[float, float]]) -> str:
     x, y = _as_xy(pos)
     # Ties resolve by insertion order, which keeps the answer deterministic.
-    return min(table, key=lambda name: math.hypot(table[name][0] - x, table[name][1] - y))
+    return str(min(table, key=lambda name: math.hypot(table[name][0] - x, table[name][1] - y)))
 
 
 def nearest_corner(pos: Sequence[float] | np.ndarray) -> str:

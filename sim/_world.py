@@ -1,0 +1,396 @@
+"""The tabletop world: a Panda, a table, blocks and bowls in a private PyBullet client."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal
+
+import numpy as np
+import pybullet as p
+from PIL import Image
+from pybullet_utils import bullet_client
+
+from policywright.sim._arm import PandaArm
+from policywright.sim._bullet import (
+    CAMERAS,
+    CameraSpec,
+    capture,
+    data_path,
+    make_block,
+    make_bowl,
+    panda_urdf,
+    quiet_stdout,
+)
+from policywright.sim._perception import DetectedObject, ObjectPose, View, detect_all
+from policywright.sim._safety import SafetyLimits
+from policywright.sim._scene import COLORS, SceneSpec
+from policywright.sim._workspace import TABLE_Z
+
+__all__ = ["PHYSICS_HZ", "CameraName", "TabletopWorld", "save_gif"]
+
+logger = logging.getLogger(__name__)
+
+#: Physics rate (Hz).
+PHYSICS_HZ: Final[int] = 240
+CameraName = Literal["top", "front"]
+_DETECT_SIZE: Final = (320, 240)
+_SETTLE_STEPS: Final = 60
+
+
+def save_gif(frames: list[np.ndarray], path: str | Path, fps: float = 10.0) -> Path:
+    """Write RGB frames (H, W, 3) uint8 as an animated GIF.
+
+    Args:
+        frames: The frames, e.g. from :meth:`TabletopWorld.stop_recording`.
+        path: Output file.
+        fps: Playback rate.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: No frames.
+    """
+    if not frames:
+        raise ValueError("no frames to save")
+    out = Path(path)
+    images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
+    images[0].save(
+        out,
+        save_all=True,
+        append_images=images[1:],
+        duration=max(1, round(1000.0 / fps)),
+        loop=0,
+    )
+    return out
+
+
+class TabletopWorld:
+    """A Panda on a table with blocks and bowls, built from a :class:`SceneSpec`.
+
+    Each world owns its own PyBullet client, so several worlds can coexist in one process
+    (pybullet is not thread-safe: use one thread per process).
+
+    Args:
+        spec: The scene; every object needs a position.
+        gui: Open the PyBullet GUI instead of a headless client.
+        safety: Limits for the arm; defaults to :class:`SafetyLimits()`.
+
+    Attributes:
+        spec: The scene the world was built from.
+        safety: The safety limits every arm command is checked against.
+        arm: The :class:`PandaArm`.
+    """
+
+    def __init__(
+        self, spec: SceneSpec, *, gui: bool = False, safety: SafetyLimits | None = None
+    ) -> None:
+        self.safety = safety if safety is not None else SafetyLimits()
+        with quiet_stdout():
+            self._c: Any = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
+        self._closed = False
+        self.spec = spec
+        self._bodies: dict[int, tuple[str, Literal["block", "bowl"]]] = {}
+        self._names: dict[str, int] = {}
+        self._steps = 0
+        self._last_detect: dict[str, DetectedObject] = {}
+        self._recording: dict[str, Any] | None = None
+        self.arm: PandaArm
+        self._build(spec)
+
+    # -- construction --------------------------------------------------------------------------
+    def _build(self, spec: SceneSpec) -> None:
+        for obj in spec.objects:
+            if obj.position is None:
+                raise ValueError(f"{obj.name}: the world needs a position for every object")
+        c = self._c
+        c.resetSimulation()
+        c.setTimeStep(1.0 / PHYSICS_HZ)
+        c.setGravity(0, 0, -9.81)
+        c.setAdditionalSearchPath(data_path())
+        with quiet_stdout():
+            c.loadURDF("plane.urdf")
+            self._table = c.loadURDF("table/table.urdf", basePosition=[0.5, 0.0, 0.0])
+            panda = c.loadURDF(
+                panda_urdf(spec.panda_lite),
+                basePosition=[0.0, 0.0, TABLE_Z],
+                useFixedBase=True,
+                flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES,
+            )
+        self._bodies = {}
+        for obj in spec.objects:
+            assert obj.position is not None
+            rgb = COLORS[obj.color]
+            if obj.kind == "block":
+                body = make_block(c, obj.position, obj.yaw, rgb)
+            else:
+                body = make_bowl(c, obj.position, rgb)
+            self._bodies[body] = (obj.name, obj.kind)
+        self._names = {name: body for body, (name, _) in self._bodies.items()}
+        self.arm = PandaArm(c, panda, self.safety, self._object_names)
+        self.arm.setup_gripper()
+        self.arm.reset_home()
+        for _ in range(_SETTLE_STEPS):
+            c.stepSimulation()
+        self._steps = 0
+        self._last_detect = {}
+        self.spec = spec
+
+    def reset(self, spec: SceneSpec | None = None) -> None:
+        """Rebuild the world in place (cheaper than a new world: meshes stay cached).
+
+        Args:
+            spec: A new scene, or None to rebuild the current one.
+        """
+        self._build(spec if spec is not None else self.spec)
+
+    def _object_names(self) -> dict[int, str]:
+        return {body: name for body, (name, _) in self._bodies.items()}
+
+    @property
+    def client(self) -> Any:
+        """The private PyBullet client (for sim-internal code; programs never see it)."""
+        return self._c
+
+    @property
+    def object_names(self) -> list[str]:
+        """Names of the objects in the scene, in spec order."""
+        return [name for name, _ in self._bodies.values()]
+
+    def body_id(self, name: str) -> int:
+        """The PyBullet body id of a named object.
+
+        Raises:
+            KeyError: No such object.
+        """
+        return self._names[name]
+
+    # -- time ------------------------------------------------------------------------------------
+    @property
+    def sim_time(self) -> float:
+        """Simulated seconds since the world was built."""
+        return self._steps / PHYSICS_HZ
+
+    def step(self, n: int = 1) -> None:
+        """Advance the physics by ``n`` steps of 1/240 s (recording frames when due)."""
+        for _ in range(n):
+            self._c.stepSimulation()
+            self._steps += 1
+            rec = self._recording
+            if rec is not None and self._steps >= rec["next"]:
+                rec["frames"].append(self.render(rec["camera"], rec["width"], rec["height"]))
+                rec["next"] += rec["every"]
+
+    # -- cameras ---------------------------------------------------------------------------------
+    def render(self, camera: CameraName = "top", width: int = 320, height: int = 240) -> np.ndarray:
+        """Render an RGB image.
+
+        Args:
+            camera: "top" (robot at the bottom, its left on the image's left) or "front"
+                (looks back at the robot from the far side: left and right are mirrored).
+            width: Image width in pixels.
+            height: Image height in pixels.
+
+        Returns:
+            An (height, width, 3) uint8 array.
+        """
+        rgb, _, _ = capture(self._c, self._camera(camera), width, height, seg=False)
+        return rgb
+
+    def _camera(self, camera: str) -> CameraSpec:
+        try:
+            return CAMERAS[camera]
+        except KeyError:
+            raise ValueError(f"unknown camera {camera!r}; use one of {sorted(CAMERAS)}") from None
+
+    def world_to_pixel(
+        self, xyz: Any, camera: CameraName = "top", *, width: int = 320, height: int = 240
+    ) -> np.ndarray:
+        """Project world points to pixel coordinates.
+
+        Args:
+            xyz: A point (3,) or points (N, 3).
+            camera: Which camera.
+            width: Image width the pixels refer to.
+            height: Image height the pixels refer to.
+
+        Returns:
+            (u, v) floats for one point, else (N, 2); u to the right, v down.
+        """
+        arr = np.asarray(xyz, dtype=float)
+        uv = self._camera(camera).project(arr.reshape(-1, 3), width, height)
+        return uv[0] if arr.ndim == 1 else uv
+
+    def pixel_to_world(
+        self,
+        u: float,
+        v: float,
+        camera: CameraName = "top",
+        z: float | None = None,
+        *,
+        width: int = 320,
+        height: int = 240,
+    ) -> np.ndarray:
+        """Cast a pixel's ray into the world.
+
+        Args:
+            u: Column (to the right), may be fractional.
+            v: Row (down), may be fractional.
+            camera: Which camera.
+            z: Height of the plane the ray is intersected with; None uses the surface seen at
+                that pixel (a depth render).
+            width: Image width the pixel refers to.
+            height: Image height the pixel refers to.
+
+        Returns:
+            The world point (3,).
+
+        Raises:
+            ValueError: The ray is parallel to the plane.
+        """
+        cam = self._camera(camera)
+        us, vs = np.array([float(u)]), np.array([float(v)])
+        if z is None:
+            _, depth, _ = capture(self._c, cam, width, height, seg=False)
+            iu = int(np.clip(round(u), 0, width - 1))
+            iv = int(np.clip(round(v), 0, height - 1))
+            return cam.deproject(us, vs, np.array([depth[iv, iu]]), width, height)[0]
+        near = cam.deproject(us, vs, np.array([0.0]), width, height)[0]
+        far = cam.deproject(us, vs, np.array([1.0]), width, height)[0]
+        dz = far[2] - near[2]
+        if abs(dz) < 1e-12:
+            raise ValueError("the pixel ray is parallel to the plane")
+        t = (float(z) - near[2]) / dz
+        return near + t * (far - near)
+
+    # -- perception ------------------------------------------------------------------------------
+    def _view(self, camera: str) -> View:
+        w, h = _DETECT_SIZE
+        rgb, depth, seg = capture(self._c, self._camera(camera), w, h, seg=True)
+        assert seg is not None
+        return View(self._camera(camera), rgb, depth, seg)
+
+    def detect(self) -> dict[str, DetectedObject]:
+        """Perceive the objects from segmentation + depth (never a pose read).
+
+        The top camera is used first; objects it cannot see well enough (e.g. a block under
+        another block) come from the front camera; objects neither sees keep their last
+        estimate, marked ``stale``; objects never seen are absent.
+
+        Returns:
+            Name -> :class:`DetectedObject`.
+        """
+        result = detect_all(
+            self._bodies, self._view("top"), lambda: self._view("front"), self._last_detect
+        )
+        self._last_detect = dict(result)
+        return result
+
+    def true_poses(self) -> dict[str, ObjectPose]:
+        """Ground-truth object poses (for reports and tests only; programs never see these)."""
+        out: dict[str, ObjectPose] = {}
+        for body, (name, _) in self._bodies.items():
+            pos, orn = self._c.getBasePositionAndOrientation(body)
+            out[name] = ObjectPose(
+                position=(float(pos[0]), float(pos[1]), float(pos[2])),
+                orientation=(float(orn[0]), float(orn[1]), float(orn[2]), float(orn[3])),
+            )
+        return out
+
+    # -- state -----------------------------------------------------------------------------------
+    def save_state(self, path: str | Path) -> Path:
+        """Save the full world state: ``path`` (bullet file) plus ``path.json`` (sidecar).
+
+        The sidecar holds the spec, the sim time and the controller state (arm and gripper
+        targets), which the physics snapshot does not include.
+
+        Returns:
+            The bullet file path.
+        """
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self._c.saveBullet(str(out))
+        sidecar = {
+            "version": 1,
+            "spec": self.spec.model_dump(mode="json"),
+            "steps": self._steps,
+            "arm": self.arm.controller_state(),
+            "last_detect": {k: v.model_dump(mode="json") for k, v in self._last_detect.items()},
+        }
+        Path(f"{out}.json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+        return out
+
+    def restore_state(self, path: str | Path) -> None:
+        """Restore a state saved by :meth:`save_state` into a world built from the same spec.
+
+        Raises:
+            FileNotFoundError: The state files are missing.
+            ValueError: The state was saved from a different scene.
+        """
+        src = Path(path)
+        sidecar = json.loads(Path(f"{src}.json").read_text(encoding="utf-8"))
+        saved_spec = SceneSpec.model_validate(sidecar["spec"])
+        if saved_spec != self.spec:
+            raise ValueError(
+                "the saved state belongs to a different scene; rebuild the world first"
+            )
+        if not src.exists():
+            raise FileNotFoundError(src)
+        self._c.restoreState(fileName=str(src))
+        self._steps = int(sidecar["steps"])
+        self.arm.load_controller_state(sidecar["arm"])
+        self._last_detect = {
+            k: DetectedObject.model_validate(v) for k, v in sidecar["last_detect"].items()
+        }
+
+    # -- recording -------------------------------------------------------------------------------
+    def start_recording(
+        self,
+        every_s: float = 0.1,
+        width: int = 160,
+        height: int = 120,
+        camera: CameraName = "top",
+    ) -> None:
+        """Render a frame every ``every_s`` simulated seconds until :meth:`stop_recording`."""
+        if not (math.isfinite(every_s) and every_s > 0):
+            raise ValueError(f"every_s must be positive, got {every_s}")
+        self._camera(camera)
+        every = max(1, round(every_s * PHYSICS_HZ))
+        self._recording = {
+            "every": every,
+            "next": self._steps + every,
+            "width": width,
+            "height": height,
+            "camera": camera,
+            "frames": [self.render(camera, width, height)],
+        }
+
+    def stop_recording(self) -> list[np.ndarray]:
+        """Stop recording and return the frames (empty if not recording)."""
+        rec, self._recording = self._recording, None
+        return list(rec["frames"]) if rec is not None else []
+
+    # -- lifetime --------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Disconnect the PyBullet client (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._c.disconnect()
+            except p.error:  # already gone
+                logger.debug("pybullet client already disconnected")
+
+    def __enter__(self) -> TabletopWorld:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
