@@ -1,1 +1,1 @@
-"""Evaluation suites, runner and reports (issue 6; this package is intentionally empty until then)."""
+"""Evaluation suites, runner and reports (the evaluation issue; empty until then)."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from policywright.agent.graph import (
@@ -19,6 +20,7 @@ from policywright.agent.graph import (
 )
 from policywright.agent.planner import OfflinePlanner, Planner, ProgramMemory
 from policywright.agent.sandbox import Sandbox
+from policywright.agent.state import TaskState
 from policywright.agent.verify import CodeVerifier
 from policywright.config import EngineConfig
 from policywright.errors import EmptyCommandError, UnknownNameError, UserError
@@ -223,11 +225,11 @@ class Engine:
         command = " ".join(command.split())
         thread_id = thread_id or uuid.uuid4().hex[:12]
         initial = _poses(self.world)
-        cfg: dict[str, Any] = {
+        cfg: RunnableConfig = {
             "configurable": {"thread_id": thread_id},
             "recursion_limit": recursion_limit(self.config.max_attempts),
         }
-        inputs = {
+        inputs: TaskState = {
             "command": command,
             "thread_id": thread_id,
             "max_attempts": self.config.max_attempts,

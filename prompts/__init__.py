@@ -1,1 +1,1 @@
-"""Jinja2 prompt templates, shipped as package data (the LLM planner's prompts arrive with issue 3)."""
+"""Jinja2 prompt templates, shipped as package data (they arrive with the LLM planner)."""

@@ -160,7 +160,7 @@ class CameraSpec:
         view, proj = self.matrices(width, height)
         v = np.asarray(view, dtype=float).reshape(4, 4, order="F")
         pr = np.asarray(proj, dtype=float).reshape(4, 4, order="F")
-        return pr @ v
+        return np.asarray(pr @ v, dtype=float)
 
     def deproject(
         self, us: np.ndarray, vs: np.ndarray, depth: np.ndarray, width: int, height: int
@@ -171,7 +171,7 @@ class CameraSpec:
         y = 1.0 - 2.0 * (vs + 0.5) / height
         ndc = np.stack([x, y, 2.0 * depth - 1.0, np.ones_like(x)], axis=0)
         pw = inv @ ndc
-        return (pw[:3] / pw[3]).T
+        return np.asarray((pw[:3] / pw[3]).T, dtype=float)
 
     def project(self, xyz: np.ndarray, width: int, height: int) -> np.ndarray:
         """World points (N, 3) -> pixel coordinates (N, 2) as floats (u right, v down)."""

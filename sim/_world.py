@@ -258,14 +258,14 @@ class TabletopWorld:
             _, depth, _ = capture(self._c, cam, width, height, seg=False)
             iu = int(np.clip(round(u), 0, width - 1))
             iv = int(np.clip(round(v), 0, height - 1))
-            return cam.deproject(us, vs, np.array([depth[iv, iu]]), width, height)[0]
+            return np.asarray(cam.deproject(us, vs, np.array([depth[iv, iu]]), width, height)[0])
         near = cam.deproject(us, vs, np.array([0.0]), width, height)[0]
         far = cam.deproject(us, vs, np.array([1.0]), width, height)[0]
         dz = far[2] - near[2]
         if abs(dz) < 1e-12:
             raise ValueError("the pixel ray is parallel to the plane")
         t = (float(z) - near[2]) / dz
-        return near + t * (far - near)
+        return np.asarray(near + t * (far - near), dtype=float)
 
     # -- perception ------------------------------------------------------------------------------
     def _view(self, camera: str) -> View:

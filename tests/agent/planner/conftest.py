@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from policywright.agent.planner import OfflinePlanner, ProgramMemory, SceneObject
 
 TABLE_Z = 0.625

@@ -6,9 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from policywright.agent.planner import ProgramMemory
 from policywright.agent.planner.memory import SCHEMA_VERSION, load_seed_examples
-
 from policywright.errors import ConfigError, InternalError, UnknownNameError
 
 TINY_SEED = """

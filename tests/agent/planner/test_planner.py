@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
+
 from policywright.agent.planner import (
     OfflinePlanner,
     PlanContext,
@@ -14,7 +15,6 @@ from policywright.agent.planner import (
     SceneObject,
     fill_template,
 )
-
 from policywright.errors import (
     EmptyCommandError,
     PlannerCannotHandle,

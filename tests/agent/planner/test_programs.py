@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from policywright.agent.planner import (
     OfflinePlanner,
     PlanContext,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from policywright.agent.planner import (
     DEFAULT_THRESHOLD,
     OfflinePlanner,
@@ -13,7 +14,6 @@ from policywright.agent.planner import (
     SceneObject,
     abstract_command,
 )
-
 from policywright.errors import PlannerCannotHandle
 
 # (command, expected family). The first block of each family is a seed phrasing with other

@@ -5,8 +5,8 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 import pytest
-from policywright.agent.sandbox import PrimitiveCallError, Sandbox, SandboxLimits
 
+from policywright.agent.sandbox import PrimitiveCallError, Sandbox, SandboxLimits
 from policywright.errors import SafetyViolation
 
 

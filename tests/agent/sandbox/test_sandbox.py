@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+
 from policywright.agent.sandbox import ExecReport, Sandbox, SandboxLimits
 
 from .conftest import FakeHost

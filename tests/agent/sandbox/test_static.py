@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from policywright.agent.sandbox import (
     BUILTIN_NAMES,
     FACADE_MEMBERS,
