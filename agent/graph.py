@@ -27,7 +27,7 @@ from policywright.agent.sandbox import Sandbox, check_program
 from policywright.agent.state import AttemptRecord, TaskState, VerdictRecord
 from policywright.agent.verify import Verifier
 from policywright.errors import PolicywrightError
-from policywright.primitives import PrimitiveContext, Registry
+from policywright.primitives import PrimitiveContext, Registry, safe_stop
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
@@ -52,6 +52,7 @@ class EngineContext:
     prim: PrimitiveContext
     verifier: Verifier
     snapshot_dir: Path
+    seed: int = 0
 
 
 def _writer() -> Writer:
@@ -148,11 +149,16 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
 
     ctx.prim.say_sink = lambda msg: write({"event": "say", "message": msg})
     host = RegistryHost(ctx.registry, ctx.prim, mode="act", on_call=on_call)
-    report = ctx.sandbox.run(program.code, host)
+    report = ctx.sandbox.run(program.code, host, seed=ctx.seed)
     ctx.prim.invalidate()
+    recovery = safe_stop(ctx.prim) if report.status != "ok" else ""
+    if recovery:
+        write({"event": "recovery", "attempt": state["attempt"], "actions": recovery})
     snap = _snapshot(ctx, state, f"attempt{state['attempt']}-executed")
     execution = report.model_dump(mode="json")
     current = AttemptRecord(**state["current"], execution=execution, world_snapshot=snap)
+    if recovery:
+        current["recovery"] = recovery
     write({"event": "executed", "attempt": state["attempt"], "report": execution})
     if report.status == "ok":
         return {"current": current, "world_snapshots": [snap]}

@@ -36,6 +36,7 @@ class AttemptRecord(TypedDict, total=False):
     outcome: Outcome
     feedback: str
     world_snapshot: str
+    recovery: str
 
 
 class TaskState(TypedDict, total=False):

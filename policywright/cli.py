@@ -103,6 +103,9 @@ class _Printer:
             where = f" at line {r['line']}" if r.get("line") else ""
             self.out.print(f"[red]execution {r['status']}{where}: {r['message']}[/red]")
 
+    def on_recovery(self, e: dict[str, Any]) -> None:
+        self.out.print(f"  [yellow]safe stop: {e['actions']}[/yellow]")
+
     def on_verdict(self, e: dict[str, Any]) -> None:
         colour = "green" if e["success"] else "red"
         word = "achieved" if e["success"] else "not achieved"
@@ -152,7 +155,7 @@ def run(
     out = err_console if as_json else console
     if not command.strip():
         raise UserError("the command is empty: say what the robot should do")
-    config = EngineConfig(max_attempts=max_attempts, gui=gui)
+    config = EngineConfig(max_attempts=max_attempts, gui=gui, seed=seed)
     if state_dir is not None:
         config.state_dir = state_dir
     names = [n.strip() for n in objects.split(",") if n.strip()] if objects else None
@@ -197,10 +200,11 @@ def primitives(
     ] = False,
 ) -> None:
     """Print the primitive API listing exactly as a planner sees it."""
+    from policywright.agent.listing import api_listing
     from policywright.primitives import default_registry
 
-    reg = default_registry()
-    console.print(reg.listing(read_only=check), markup=False, highlight=False)
+    text = api_listing(default_registry(), "check" if check else "act")
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

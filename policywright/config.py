@@ -26,6 +26,8 @@ class EngineConfig(BaseModel):
 
     state_dir: Path = Field(default_factory=default_state_dir)
     max_attempts: int = Field(default=3, ge=1, le=20)
+    #: Seeds each program's ``np.random`` (the scene has its own seed in its spec).
+    seed: int = Field(default=0, ge=0)
     planner: str = "offline"
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     safety: SafetyLimits = Field(default_factory=SafetyLimits)

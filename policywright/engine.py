@@ -195,6 +195,7 @@ class Engine:
             prim=self.prim,
             verifier=CodeVerifier(self.sandbox, self.registry, self.prim),
             snapshot_dir=self.config.snapshot_dir,
+            seed=self.config.seed,
         )
 
     def run(

@@ -5,6 +5,7 @@ the ``policywright.primitives`` entry point (see the README, "Add a primitive").
 """
 
 from policywright.primitives._context import PrimitiveContext
+from policywright.primitives._recovery import safe_stop
 from policywright.primitives._registry import (
     ArrayReturn,
     ParamSpec,
@@ -26,6 +27,7 @@ __all__ = [
     "Target",
     "default_registry",
     "primitive",
+    "safe_stop",
 ]
 
 

@@ -22,6 +22,8 @@ import sys
 from types import FrameType, TracebackType
 from typing import Any, Final, NoReturn
 
+import numpy as np
+
 from policywright.agent.sandbox._channel import ChannelError, LineReader, encode, to_jsonable
 from policywright.agent.sandbox._facades import (
     Facade,
@@ -276,6 +278,9 @@ def run_program(sock: socket.socket, facades: dict[str, Facade]) -> NoReturn:
     namespace.update(facades)
     for name in start["primitives"]:
         namespace[str(name)] = runtime.stub(str(name))
+    # A forked child inherits the zygote's RNG state, and a restarted zygote has a new one:
+    # seed it from the run so that the same seed gives the same run.
+    np.random.seed(int(start.get("seed", 0)) % (2**32))
     _apply_rlimits(int(start["cpu_seconds"]), int(start["memory_bytes"]))
     status = 0
     try:

@@ -623,12 +623,13 @@ class Sandbox:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def run(self, code: str, host: PrimitiveHost) -> ExecReport:
+    def run(self, code: str, host: PrimitiveHost, *, seed: int = 0) -> ExecReport:
         """Check a program statically, then run it in a fresh sandboxed process.
 
         Args:
             code: The program text.
             host: Serves the program's primitive calls.
+            seed: Seeds the program's ``np.random`` so that a seed fixes a run.
 
         Returns:
             The report.  A refused program never starts a process.  The engine survives
@@ -650,14 +651,19 @@ class Sandbox:
                 violations=static.violations,
                 duration_s=time.monotonic() - started,
             )
-        return self._execute(code, host, names, started)
+        return self._execute(code, host, names, started, seed)
 
     def _run_unchecked(self, code: str, host: PrimitiveHost) -> ExecReport:
         """Run without the static checks: only for tests of the process boundary."""
         return self._execute(code, host, frozenset(host.names()), time.monotonic())
 
     def _execute(
-        self, code: str, host: PrimitiveHost, names: frozenset[str], started: float
+        self,
+        code: str,
+        host: PrimitiveHost,
+        names: frozenset[str],
+        started: float,
+        seed: int = 0,
     ) -> ExecReport:
         with self._lock:
             self._start_locked()
@@ -672,7 +678,7 @@ class Sandbox:
                 session = _Session(code, host, names, self.limits, ours, child, started)
                 try:
                     ours.settimeout(self.limits.wall_seconds)  # bounds sendall only
-                    session.send(self._start_message(code, host, names))
+                    session.send(self._start_message(code, host, names, seed))
                     return session.run()
                 finally:
                     self._reap(session)
@@ -680,10 +686,11 @@ class Sandbox:
                 ours.close()
 
     def _start_message(
-        self, code: str, host: PrimitiveHost, names: frozenset[str]
+        self, code: str, host: PrimitiveHost, names: frozenset[str], seed: int = 0
     ) -> dict[str, Any]:
         return {
             "type": "start",
+            "seed": seed,
             "code": code,
             "primitives": sorted(names),
             "array_returning": sorted(host.array_returning()),

@@ -463,3 +463,12 @@ def test_cold_sandbox_enforces_the_same_limits(host: FakeHost) -> None:
 def test_limits_forbid_unknown_fields() -> None:
     with pytest.raises(ValueError):
         SandboxLimits(wall_secs=3)  # type: ignore[call-arg]
+
+
+def test_np_random_is_seeded_per_run(sb: Sandbox, host: FakeHost) -> None:
+    code = "print(np.random.randint(0, 10**9))\n"
+    a = sb.run(code, host, seed=7)
+    b = sb.run(code, host, seed=7)
+    c = sb.run(code, host, seed=8)
+    assert a.status == b.status == c.status == "ok"
+    assert a.output == b.output != c.output
