@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import sys
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -14,6 +16,7 @@ import pybullet as p
 from PIL import Image
 from pybullet_utils import bullet_client
 
+from policywright.errors import ConfigError
 from policywright.sim._arm import PandaArm
 from policywright.sim._bullet import (
     CAMERAS,
@@ -90,6 +93,12 @@ class TabletopWorld:
         self, spec: SceneSpec, *, gui: bool = False, safety: SafetyLimits | None = None
     ) -> None:
         self.safety = safety if safety is not None else SafetyLimits()
+        if gui and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+            # Without an X server pybullet calls exit() itself; fail with a reason instead.
+            raise ConfigError(
+                "--gui needs a display, and DISPLAY is not set: run without --gui "
+                "(the default is headless), or under a virtual display such as xvfb-run"
+            )
         with quiet_stdout():
             self._c: Any = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
         self._closed = False

@@ -232,3 +232,12 @@ def test_loading_keeps_stdout_clean(capfd: pytest.CaptureFixture[str]) -> None:
         w.reset(sample_scene(4))
     out, _ = capfd.readouterr()
     assert out == ""
+
+
+def test_gui_without_display_is_a_clear_error(monkeypatch) -> None:
+    from policywright.errors import ConfigError
+    from policywright.sim import TabletopWorld, sample_scene
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(ConfigError, match="DISPLAY"):
+        TabletopWorld(sample_scene(0), gui=True)
