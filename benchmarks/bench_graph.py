@@ -74,7 +74,7 @@ class FakePlanner:
 
 
 class FakeSandbox:
-    def run(self, code: str, host: Any) -> ExecReport:
+    def run(self, code: str, host: Any, *, seed: int = 0) -> ExecReport:
         return ExecReport(status="ok", message="")
 
 

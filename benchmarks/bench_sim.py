@@ -78,7 +78,7 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     lines = [f"{'metric'.ljust(width)} | median of {args.repeats}", "-" * (width + 20)]
     lines += [f"{name.ljust(width)} | {value}" for name, value in rows]
-    logger.info("\n".join(lines))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
