@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import pydantic
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -123,7 +124,7 @@ def _setup_logging(verbose: bool) -> None:
 @app.command()
 def run(
     command: Annotated[str, typer.Argument(help="What the robot should do.")],
-    seed: Annotated[int, typer.Option(help="Seed of the sampled scene and the run.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the sampled scene and the run.")] = 0,
     scene: Annotated[
         Path | None, typer.Option("--scene", help="A scene YAML file (a SceneSpec).")
     ] = None,
@@ -220,14 +221,22 @@ def main() -> None:
     except PolicywrightError as exc:
         err_console.print(f"[red]error ({exc.actor} must act):[/red] {exc}")
         sys.exit(EXIT_BUG if exc.actor == "us" else EXIT_FAILED)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as exc:  # typer vendors click: bad options, missing arguments
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USER)
+    except pydantic.ValidationError as exc:  # a setting out of range (config, scene)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+        )
+        err_console.print(f"[red]error:[/red] invalid setting: {problems}")
+        sys.exit(EXIT_USER)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_USER)
         logging.getLogger(__name__).exception("internal error")
         err_console.print(f"[red]internal error (a bug, please report it):[/red] {exc}")
         sys.exit(EXIT_BUG)

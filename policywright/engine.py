@@ -23,7 +23,7 @@ from policywright.agent.sandbox import Sandbox
 from policywright.agent.state import TaskState
 from policywright.agent.verify import CodeVerifier
 from policywright.config import EngineConfig
-from policywright.errors import EmptyCommandError, UnknownNameError, UserError
+from policywright.errors import ConfigError, EmptyCommandError, UnknownNameError, UserError
 from policywright.primitives import PrimitiveContext, Registry, default_registry
 from policywright.sim import COLORS, SceneSpec, TabletopWorld, sample_scene
 
@@ -173,7 +173,16 @@ class Engine:
             sandbox: a started sandbox to share; default: the engine starts its own.
         """
         self.config = config or EngineConfig()
-        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.config.state_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.config.state_dir / ".write-probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"the state folder {str(self.config.state_dir)!r} is not writable ({exc}); "
+                "choose another with --state-dir"
+            ) from exc
         self.world = world
         self.registry = registry or default_registry()
         self.planner = planner or make_planner(self.config.planner, self.config)

@@ -136,3 +136,30 @@ def test_missing_scene_file_exit_2(monkeypatch, capsys, tmp_path):
         str(tmp_path),
     )
     assert code == 2 and "nope.yaml" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--seed", "-3"], ["--max-attempts", "0"], ["--bogus-option"], ["--seed", "abc"]],
+)
+def test_bad_options_exit_2(monkeypatch, capsys, tmp_path, args):
+    code, _, err = run_cli(
+        monkeypatch, capsys, "run", "stack all the blocks", *args, "--state-dir", str(tmp_path)
+    )
+    assert code == 2
+    assert "internal error" not in err
+
+
+def test_missing_command_exit_2(monkeypatch, capsys):
+    code, _, _ = run_cli(monkeypatch, capsys, "run")
+    assert code == 2
+
+
+@pytest.mark.sim
+def test_unwritable_state_dir_exit_2(monkeypatch, capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "run", "stack all the blocks", "--state-dir", str(blocker / "sub")
+    )
+    assert code == 2 and "state folder" in err
