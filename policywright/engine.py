@@ -65,7 +65,7 @@ class TaskResult(BaseModel):
 
     command: str
     thread_id: str
-    status: Literal["succeeded", "failed", "error"]
+    status: Literal["succeeded", "failed"]
     reason: str
     actor: Literal["llm", "user", "us", ""] = ""
     attempts: list[dict[str, Any]] = Field(default_factory=list)
