@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any, Literal
 
-import numpy as np
 import pydantic
 
+from policywright.agent.sandbox import PrimitiveCallError, to_jsonable
 from policywright.errors import (
     PolicywrightError,
     PrimitiveError,
@@ -26,19 +26,6 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["act", "check"]
 CallEvent = dict[str, Any]
-
-
-def _jsonable(value: Any) -> Any:
-    """Primitive results as plain JSON values (numpy arrays and scalars included)."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
 
 
 def _short_validation(name: str, exc: pydantic.ValidationError) -> str:
@@ -93,8 +80,6 @@ class RegistryHost:
             PrimitiveCallError: the program made a bad call (it sees an exception).
             SafetyViolation: the call breaks a safety limit (the run is refused).
         """
-        from policywright.agent.sandbox import PrimitiveCallError
-
         started = time.perf_counter()
         event: CallEvent = {"name": name, "args": args, "kwargs": kwargs, "line": line}
         try:
@@ -112,7 +97,7 @@ class RegistryHost:
             except pydantic.ValidationError as exc:
                 raise PrimitiveCallError(_short_validation(name, exc)) from None
             try:
-                result = _jsonable(spec.func(self.ctx, **values))
+                result = to_jsonable(spec.func(self.ctx, **values))
             except (PrimitiveError, UserError) as exc:
                 raise PrimitiveCallError(str(exc)) from None
             event.update(ok=True, result=result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from policywright.errors import PrimitiveError, UnknownObjectError
 
@@ -34,7 +34,6 @@ class PrimitiveContext:
     world: TabletopWorld
     say_sink: Callable[[str], None] = field(default=lambda msg: logger.info("robot says: %s", msg))
     verdicts: list[tuple[bool, str]] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
     _detections: dict[str, DetectedObject] | None = field(default=None, repr=False)
 
     def detections(self) -> dict[str, DetectedObject]:
@@ -61,8 +60,4 @@ class PrimitiveContext:
 
     def say(self, msg: str) -> None:
         """Send a message to the user."""
-        self.messages.append(msg)
         self.say_sink(msg)
-
-    def event(self, **data: Any) -> None:
-        """Hook for progress events from inside long primitives (no-op by default)."""

@@ -6,6 +6,7 @@ and the boundary that matters -- a separate, unprivileged, resource-limited proc
 (:class:`Sandbox`), which talks to the engine only in JSON lines.
 """
 
+from policywright.agent.sandbox._channel import to_jsonable
 from policywright.agent.sandbox._facades import BUILTIN_NAMES, FACADE_MEMBERS, FACADE_NAMES
 from policywright.agent.sandbox._models import (
     CallRecord,
@@ -30,4 +31,5 @@ __all__ = [
     "StaticReport",
     "Violation",
     "check_program",
+    "to_jsonable",
 ]
