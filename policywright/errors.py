@@ -13,6 +13,11 @@ __all__ = [
     "InternalError",
     "LLMError",
     "MissingExtraError",
+    "ModelAuthError",
+    "ModelError",
+    "ModelReplyError",
+    "ModelRequestError",
+    "ModelUnavailableError",
     "PlannerCannotHandle",
     "PolicywrightError",
     "PrimitiveError",
@@ -121,3 +126,27 @@ class SafetyViolation(PolicywrightError):
     def __init__(self, rule: str, message: str) -> None:
         self.rule = rule
         super().__init__(f"safety limit '{rule}': {message}")
+
+
+class ModelError(PolicywrightError):
+    """A chat model call failed; subclasses say why and who must act."""
+
+    actor = "user"
+
+
+class ModelAuthError(ModelError, UserError):
+    """No API key, or the provider rejected it (a key for the wrong provider, say)."""
+
+
+class ModelRequestError(ModelError, UserError):
+    """The provider refused the request: unknown model, bad parameter, content refused."""
+
+
+class ModelUnavailableError(ModelError, UserError):
+    """The server is unreachable, timed out, or kept rate-limiting after the bounded retries."""
+
+
+class ModelReplyError(ModelError, LLMError):
+    """The reply is unusable (no code, truncated, malformed JSON); the planner may repair it."""
+
+    actor = "llm"

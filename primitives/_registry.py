@@ -69,6 +69,12 @@ class PrimitiveSpec:
     read_only: bool
     category: Category
     args_model: type[pydantic.BaseModel] = field(repr=False)
+    #: World kinds this primitive works in ("tabletop", "floor", "mobile", or "*" for any).
+    worlds: tuple[str, ...] = ("tabletop",)
+
+    def available_in(self, world_kind: str) -> bool:
+        """Whether the primitive works in a world of kind ``world_kind``."""
+        return "*" in self.worlds or world_kind in self.worlds
 
     def signature_text(self) -> str:
         """The signature line shown to a planner, e.g. ``pick(obj: str) -> None``."""
@@ -158,6 +164,7 @@ def _build_spec(
     name: str | None,
     read_only: bool,
     category: Category,
+    worlds: Sequence[str] = ("tabletop",),
 ) -> PrimitiveSpec:
     pname = name or func.__name__
     where = f"primitive {pname!r} ({func.__module__}.{func.__qualname__})"
@@ -221,6 +228,7 @@ def _build_spec(
         read_only=read_only,
         category=category,
         args_model=model,
+        worlds=tuple(worlds),
     )
 
 
@@ -230,7 +238,11 @@ def primitive(func: Callable[..., Any], /) -> PrimitiveSpec: ...
 
 @overload
 def primitive(
-    *, name: str | None = None, read_only: bool = False, category: Category = "action"
+    *,
+    name: str | None = None,
+    read_only: bool = False,
+    category: Category = "action",
+    worlds: Sequence[str] = ("tabletop",),
 ) -> Callable[[Callable[..., Any]], PrimitiveSpec]: ...
 
 
@@ -241,6 +253,7 @@ def primitive(
     name: str | None = None,
     read_only: bool = False,
     category: Category = "action",
+    worlds: Sequence[str] = ("tabletop",),
 ) -> PrimitiveSpec | Callable[[Callable[..., Any]], PrimitiveSpec]:
     """Turn a typed, documented function into a :class:`PrimitiveSpec`.
 
@@ -255,13 +268,14 @@ def primitive(
         name: the name programs call it by; defaults to the function's name.
         read_only: whether it only observes (then check programs may call it).
         category: its group in the listing.
+        worlds: the world kinds it works in ("tabletop", "floor", "mobile"; "*" for any).
 
     Returns:
         The spec, or a decorator producing it.
     """
 
     def wrap(f: Callable[..., Any]) -> PrimitiveSpec:
-        return _build_spec(f, name=name, read_only=read_only, category=category)
+        return _build_spec(f, name=name, read_only=read_only, category=category, worlds=worlds)
 
     return wrap(func) if func is not None else wrap
 
@@ -330,6 +344,10 @@ class Registry:
         if spec.name in self._specs:
             raise RegistrationError(f"primitive {spec.name!r} is registered twice")
         self._specs[spec.name] = spec
+
+    def for_world(self, world_kind: str) -> Registry:
+        """A registry holding only the primitives that work in a world of ``world_kind``."""
+        return Registry(s for s in self._specs.values() if s.available_in(world_kind))
 
     def get(self, name: str) -> PrimitiveSpec:
         """The primitive called ``name``.

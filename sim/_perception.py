@@ -23,7 +23,8 @@ class DetectedObject(BaseModel):
 
     Attributes:
         name: The object's name (segmentation ids map to the bodies the world created).
-        kind: "block" or "bowl".
+        kind: "block" or "bowl" on the tabletop; other worlds add their own kinds
+            ("landmark", "shape", "table").
         color: The colour word nearest to the mean perceived pixel colour.
         position: Estimated centre (x, y, z), metres.
         bbox: (x_min, y_min, z_min, x_max, y_max, z_max) from the deprojected points.
@@ -35,7 +36,7 @@ class DetectedObject(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    kind: Literal["block", "bowl"]
+    kind: str
     color: str
     position: Vec3
     bbox: tuple[float, float, float, float, float, float]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,7 +14,7 @@ class SceneObject(BaseModel):
 
     Attributes:
         name: Unique name in the scene, "<colour> block" or "<colour> bowl".
-        kind: "block" or "bowl".
+        kind: "block" or "bowl" on the tabletop ("landmark", "shape", "table" elsewhere).
         color: The colour word.
         position: Detected centre (x, y, z) in the world frame, metres.
     """
@@ -22,7 +22,7 @@ class SceneObject(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    kind: Literal["block", "bowl"]
+    kind: str
     color: str
     position: tuple[float, float, float]
 
