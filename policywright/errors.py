@@ -24,6 +24,7 @@ __all__ = [
     "ProgramError",
     "RegistrationError",
     "SafetyViolation",
+    "SkillLoadError",
     "UnknownNameError",
     "UnknownObjectError",
     "UserError",
@@ -150,3 +151,7 @@ class ModelReplyError(ModelError, LLMError):
     """The reply is unusable (no code, truncated, malformed JSON); the planner may repair it."""
 
     actor = "llm"
+
+
+class SkillLoadError(UserError):
+    """A skill's weights file is missing or corrupt (retrain it or reinstall the package)."""
