@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from policywright.errors import PrimitiveError, UnknownObjectError
 
 if TYPE_CHECKING:
-    from policywright.sim import DetectedObject, TabletopWorld
+    from policywright.sim import DetectedObject, TabletopWorld, World
 
 __all__ = ["PrimitiveContext"]
 
@@ -31,10 +31,27 @@ class PrimitiveContext:
     costs tens of milliseconds and a program asks for positions many times between moves.
     """
 
-    world: TabletopWorld
+    world: World
+    #: Skill selection: family ("grasp", "path", "locomotion", ...) -> versioned skill id.
+    skills: Mapping[str, str] = field(default_factory=dict)
     say_sink: Callable[[str], None] = field(default=lambda msg: logger.info("robot says: %s", msg))
     verdicts: list[tuple[bool, str]] = field(default_factory=list)
     _detections: dict[str, DetectedObject] | None = field(default=None, repr=False)
+
+    @property
+    def tabletop(self) -> TabletopWorld:
+        """The world as a tabletop world (tabletop primitives only run in one)."""
+        from policywright.sim import TabletopWorld
+
+        if not isinstance(self.world, TabletopWorld):
+            raise PrimitiveError(
+                f"this primitive needs the tabletop world, not {self.world.kind!r}"
+            )
+        return self.world
+
+    def skill_id(self, family: str, default: str) -> str:
+        """The skill id configured for ``family``, else ``default``."""
+        return self.skills.get(family, default)
 
     def detections(self) -> dict[str, DetectedObject]:
         """The objects the cameras see now (cached until :meth:`invalidate`)."""

@@ -28,7 +28,13 @@ def safe_stop(ctx: PrimitiveContext) -> str:
     Returns:
         What was done, for the task's record ("" when nothing was needed).
     """
-    world = ctx.world
+    if ctx.world.kind != "tabletop":
+        # Other worlds know their own robot: stop the base, put the arm at rest.
+        stop = getattr(ctx.world, "safe_stop", None)
+        text = str(stop()) if callable(stop) else ""
+        ctx.invalidate()
+        return text
+    world = ctx.tabletop
     done: list[str] = []
     held = world.arm.held_object()
     if held is not None:

@@ -152,7 +152,7 @@ def get_ee_pos(ctx: PrimitiveContext) -> Array3:
     Returns:
         np.array([x, y, z]) in metres.
     """
-    return [float(v) for v in ctx.world.arm.ee_pos()]
+    return [float(v) for v in ctx.tabletop.arm.ee_pos()]
 
 
 @primitive(read_only=True, category="perception")
@@ -162,7 +162,7 @@ def get_held_object(ctx: PrimitiveContext) -> str | None:
     Returns:
         The held object's name, or None when the gripper is empty.
     """
-    return ctx.world.arm.held_object()
+    return ctx.tabletop.arm.held_object()
 
 
 @primitive(read_only=True, category="perception")
@@ -294,18 +294,18 @@ def _pick_obj(ctx: PrimitiveContext, obj: str | list[float]) -> None:
         xyz = [float(obj[0]), float(obj[1]), TABLE_Z + 0.02]
     else:
         xyz = [float(v) for v in ctx.resolve(obj).position]
-    ctx.world.safety.check_pose(xyz)
+    ctx.tabletop.safety.check_pose(xyz)
     ctx.invalidate()
-    _check(_pick(ctx.world, xyz, 0.0), f"pick({obj!r})")
+    _check(_pick(ctx.tabletop, xyz, 0.0), f"pick({obj!r})")
 
 
 def _place_at(ctx: PrimitiveContext, target: str | list[float]) -> None:
-    if ctx.world.arm.held_object() is None:
+    if ctx.tabletop.arm.held_object() is None:
         raise PrimitiveError("place(): the gripper holds nothing (pick something first)")
     xy = _target_xy(ctx, target)
-    ctx.world.safety.check_pose([xy[0], xy[1], TABLE_Z + 0.05])
+    ctx.tabletop.safety.check_pose([xy[0], xy[1], TABLE_Z + 0.05])
     ctx.invalidate()
-    _check(_place(ctx.world, xy), f"place({target!r})")
+    _check(_place(ctx.tabletop, xy), f"place({target!r})")
     ctx.invalidate()
 
 
@@ -351,9 +351,9 @@ def move_ee_to(ctx: PrimitiveContext, pos: XYZ) -> None:
     Args:
         pos: [x, y, z] in metres (world frame; the table top is at z = 0.625).
     """
-    ctx.world.safety.check_pose(pos)
+    ctx.tabletop.safety.check_pose(pos)
     ctx.invalidate()
-    _check(_move_ee(ctx.world, [float(v) for v in pos]), f"move_ee_to({pos!r})")
+    _check(_move_ee(ctx.tabletop, [float(v) for v in pos]), f"move_ee_to({pos!r})")
 
 
 @primitive(category="action")
@@ -375,10 +375,10 @@ def follow_path(
     xyz = [
         [float(p[0]), float(p[1]), float(p[2]) if len(p) == 3 else TABLE_Z + height] for p in points
     ]
-    ctx.world.safety.check_speed(speed)
-    ctx.world.safety.check_path(xyz)
+    ctx.tabletop.safety.check_speed(speed)
+    ctx.tabletop.safety.check_path(xyz)
     ctx.invalidate()
-    result = _follow_path(ctx.world, xyz, speed=speed)
+    result = _follow_path(ctx.tabletop, xyz, speed=speed)
     _check(result, "follow_path()")
     return float(result.info.get("mean_error_m", 0.0))
 
@@ -387,7 +387,7 @@ def follow_path(
 def go_home(ctx: PrimitiveContext) -> None:
     """Retract the arm to its home pose, out of the cameras' view."""
     ctx.invalidate()
-    _check(_go_home(ctx.world), "go_home()")
+    _check(_go_home(ctx.tabletop), "go_home()")
 
 
 # --------------------------------------------------------------------------- communication

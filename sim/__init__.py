@@ -2,6 +2,7 @@
 
 from policywright.sim._arm import GRIPPER_MAX_WIDTH, HOME_XYZ, PandaArm
 from policywright.sim._perception import DetectedObject, ObjectPose
+from policywright.sim._protocol import World
 from policywright.sim._safety import Box, SafetyLimits
 from policywright.sim._scene import (
     BLOCK_SIZE,
@@ -45,6 +46,7 @@ __all__ = [
     "SafetyLimits",
     "SceneSpec",
     "TabletopWorld",
+    "World",
     "denormalize_xy",
     "nearest_corner",
     "nearest_side",

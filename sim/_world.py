@@ -89,6 +89,11 @@ class TabletopWorld:
         arm: The :class:`PandaArm`.
     """
 
+    #: World kind (selects the primitives that apply).
+    kind: str = "tabletop"
+    #: Cameras ``render`` accepts; the first is the planner's overview.
+    cameras: tuple[str, ...] = ("top", "front")
+
     def __init__(
         self, spec: SceneSpec, *, gui: bool = False, safety: SafetyLimits | None = None
     ) -> None:

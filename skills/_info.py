@@ -40,7 +40,7 @@ class SkillEvalReport(BaseModel):
 
     @property
     def success_rate(self) -> float:
-        """successes / trials (0 for no trials)."""
+        """Successes / trials (0 for no trials)."""
         return self.successes / self.trials if self.trials else 0.0
 
 
