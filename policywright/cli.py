@@ -34,6 +34,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+def _add_subcommands() -> None:
+    from policywright._private.cli_skills import skills_app
+
+    app.add_typer(skills_app, name="skills")
+
+
+_add_subcommands()
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 

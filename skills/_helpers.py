@@ -82,7 +82,7 @@ def release_height(world: TabletopWorld, xy: Sequence[float] | np.ndarray) -> fl
 
 
 def pick(world: TabletopWorld, xyz: Sequence[float] | np.ndarray, yaw: float = 0.0) -> SkillResult:
-    """Grasp the object centred at ``xyz`` and lift it (runs ``pick/scripted-v1``).
+    """Grasp the object centred at ``xyz`` and lift it (runs ``grasp/scripted-v1``).
 
     Raises:
         SafetyViolation: a waypoint of the grasp is unsafe (nothing moved).

@@ -24,7 +24,7 @@ SKILLS: Final[Mapping[str, Callable[[], Skill[Any]]]] = MappingProxyType(
 
 
 def get_skill(skill_id: str) -> Skill[Any]:
-    """Create a fresh skill by its versioned id (e.g. ``"pick/scripted-v1"``).
+    """Create a fresh skill by its versioned id (e.g. ``"grasp/scripted-v1"``).
 
     Raises:
         UnknownNameError: The id is not registered (the message suggests close matches).

@@ -318,7 +318,7 @@ class PickSkill(_ScriptedSkill):
     that object and fails otherwise (opening would drop it anywhere).
     """
 
-    id = "pick/scripted-v1"
+    id = "grasp/scripted-v1"
 
     def reset(self, world: TabletopWorld, goal: PickGoal) -> None:
         """Plan the grasp; raises SafetyViolation if any waypoint is unsafe."""

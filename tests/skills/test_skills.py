@@ -51,15 +51,15 @@ def _xy_dist(world: TabletopWorld, a: str, b: str) -> float:
 
 
 def test_registry() -> None:
-    assert {"pick/scripted-v1", "place/scripted-v1", "path/scripted-v1", "move/scripted-v1"} <= set(
+    assert {"grasp/scripted-v1", "place/scripted-v1", "path/scripted-v1", "move/scripted-v1"} <= set(
         SKILLS
     )
-    skill = get_skill("pick/scripted-v1")
+    skill = get_skill("grasp/scripted-v1")
     assert isinstance(skill, PickSkill) and isinstance(skill, Skill)
-    assert get_skill("pick/scripted-v1") is not skill  # fresh instance each time
+    assert get_skill("grasp/scripted-v1") is not skill  # fresh instance each time
     with pytest.raises(UnknownNameError) as info:
-        get_skill("pick/scripted-v2")
-    assert "did you mean 'pick/scripted-v1'" in str(info.value)
+        get_skill("grasp/scripted-v2")
+    assert "did you mean 'grasp/scripted-v1'" in str(info.value)
 
 
 @pytest.mark.sim
