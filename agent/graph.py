@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,10 +21,11 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from policywright.agent._usage import UsageMeter
 from policywright.agent.host import RegistryHost
 from policywright.agent.planner import PlanContext, Planner, Program, SceneObject
 from policywright.agent.sandbox import Sandbox, check_program
-from policywright.agent.state import AttemptRecord, TaskState, VerdictRecord
+from policywright.agent.state import AttemptRecord, TaskState, VerdictRecord, add_usage
 from policywright.agent.verify import Verifier
 from policywright.errors import PolicywrightError
 from policywright.primitives import PrimitiveContext, Registry, safe_stop
@@ -32,7 +33,7 @@ from policywright.primitives import PrimitiveContext, Registry, safe_stop
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
-    from policywright.sim import TabletopWorld
+    from policywright.sim import World
 
 __all__ = ["EngineContext", "build_graph", "compile_graph", "open_checkpointer"]
 
@@ -45,7 +46,7 @@ Writer = Callable[[dict[str, Any]], None]
 class EngineContext:
     """Everything a node needs that is not state: handles, clients, the registry."""
 
-    world: TabletopWorld
+    world: World
     planner: Planner
     sandbox: Sandbox
     registry: Registry
@@ -53,6 +54,7 @@ class EngineContext:
     verifier: Verifier
     snapshot_dir: Path
     seed: int = 0
+    meter: UsageMeter = field(default_factory=UsageMeter)
 
 
 def _writer() -> Writer:
@@ -92,27 +94,55 @@ def plan(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     """Ask the planner for a program (with the feedback of earlier attempts)."""
     ctx = runtime.context
     attempt = state.get("attempt", 0) + 1
-    pctx = PlanContext(
-        command=state["command"],
-        scene=[SceneObject.model_validate(o) for o in state.get("scene", [])],
-        attempt=attempt,
-        feedback=list(state.get("feedback", [])),
-    )
+    pctx = _plan_context(state, attempt)
     try:
         program = ctx.planner.write(pctx)
     except PolicywrightError as exc:
-        # The planner cannot act on this command: the user (or a stronger planner) must.
+        usage = ctx.meter.take()
         _writer()({"event": "plan_failed", "attempt": attempt, "error": str(exc)})
+        failed = AttemptRecord(attempt=attempt, outcome="failed", feedback=str(exc), usage=usage)
+        if exc.actor == "llm" and attempt < state.get("max_attempts", 1):
+            # A malformed reply (no code, truncated): the model gets another try with the
+            # message as feedback, within the same attempt budget.
+            feedback = f"your reply could not be used: {exc}"
+            return {
+                "attempt": attempt,
+                "current": failed,
+                "attempts": [failed],
+                "feedback": [feedback],
+                "usage": usage,
+            }
+        # The planner cannot act on this command: the user (or a stronger planner) must.
         return {
             "attempt": attempt,
             "status": "failed",
             "reason": str(exc),
             "actor": exc.actor,
-            "attempts": [AttemptRecord(attempt=attempt, outcome="failed", feedback=str(exc))],
+            "attempts": [failed],
+            "usage": usage,
         }
-    _writer()({"event": "program", "attempt": attempt, **program.model_dump(mode="json")})
-    record = AttemptRecord(attempt=attempt, program=program.model_dump(mode="json"))
-    return {"attempt": attempt, "program": record["program"], "current": record}
+    usage = ctx.meter.take()
+    event = {"event": "program", "attempt": attempt, **program.model_dump(mode="json")}
+    if usage:
+        event["usage"] = usage
+    _writer()(event)
+    record = AttemptRecord(attempt=attempt, program=program.model_dump(mode="json"), usage=usage)
+    return {"attempt": attempt, "program": record["program"], "current": record, "usage": usage}
+
+
+def _plan_context(state: TaskState, attempt: int) -> PlanContext:
+    previous = state.get("program", {}).get("code") if attempt > 1 else None
+    extra: dict[str, Any] = {}
+    if "previous_program" in PlanContext.model_fields:
+        extra["previous_program"] = previous
+    return PlanContext(
+        command=state["command"],
+        scene=[SceneObject.model_validate(o) for o in state.get("scene", [])],
+        attempt=attempt,
+        feedback=list(state.get("feedback", [])),
+        history=list(state.get("history", [])),
+        **extra,
+    )
 
 
 def check(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
@@ -183,15 +213,31 @@ def verify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     """Ask the verifier whether the command was achieved."""
     ctx = runtime.context
     program = Program.model_validate(state["program"])
-    verdict: VerdictRecord = ctx.verifier.verify(state["command"], program)
+    label = f"{state.get('thread_id', 'task')}-attempt{state['attempt']}"
+    verdict: VerdictRecord = ctx.verifier.verify(state["command"], program, label=label)
+    usage = ctx.meter.take()
     _writer()({"event": "verdict", "attempt": state["attempt"], **verdict})
     current = AttemptRecord(**state["current"], verdict=verdict)
+    if usage:
+        current["usage"] = add_usage(current.get("usage"), usage)
     if verdict["success"]:
         current["outcome"] = "succeeded"
-        return {"current": current, "attempts": [current], "verdict": verdict}
+        record = getattr(ctx.planner, "record_success", None)
+        if callable(record):
+            try:
+                record(_plan_context(state, state["attempt"]), program)
+            except Exception:  # learning is best effort; the task itself succeeded
+                logger.exception("the planner could not record a success")
+        return {"current": current, "attempts": [current], "verdict": verdict, "usage": usage}
     feedback = f"the program ran but the command was not achieved: {verdict['reason']}"
     current["outcome"], current["feedback"] = "unverified", feedback
-    return {"current": current, "attempts": [current], "verdict": verdict, "feedback": [feedback]}
+    return {
+        "current": current,
+        "attempts": [current],
+        "verdict": verdict,
+        "feedback": [feedback],
+        "usage": usage,
+    }
 
 
 def done(state: TaskState) -> dict[str, Any]:
@@ -213,8 +259,12 @@ def _retry_or_fail(state: TaskState) -> Literal["plan", "fail"]:
     return "plan" if state.get("attempt", 0) < state.get("max_attempts", 1) else "fail"
 
 
-def _after_plan(state: TaskState) -> Literal["check", "__end__"]:
-    return "__end__" if state.get("status") == "failed" else "check"
+def _after_plan(state: TaskState) -> Literal["check", "plan", "fail", "__end__"]:
+    if state.get("status") == "failed":
+        return "__end__"
+    if state.get("current", {}).get("outcome") == "failed":
+        return _retry_or_fail(state)
+    return "check"
 
 
 def _after_check(state: TaskState) -> Literal["execute", "plan", "fail"]:

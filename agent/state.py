@@ -12,17 +12,30 @@ from typing import Annotated, Any, Literal
 
 from typing_extensions import TypedDict
 
-__all__ = ["AttemptRecord", "Outcome", "TaskState", "VerdictRecord"]
+__all__ = ["AttemptRecord", "Outcome", "TaskState", "VerdictRecord", "add_usage"]
 
 Outcome = Literal["succeeded", "refused", "error", "timeout", "memory", "unverified", "failed"]
 
 
-class VerdictRecord(TypedDict):
-    """What the verifier decided, and why."""
+class VerdictRecord(TypedDict, total=False):
+    """What the verifier decided, and why.
+
+    ``frames`` are PNG paths on disk; ``parts`` are the single verdicts when verifiers combine.
+    """
 
     success: bool
     reason: str
     source: str
+    frames: list[str]
+    parts: list[dict[str, Any]]
+
+
+def add_usage(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer: usage dicts (token counts, latency, cost) add up field by field."""
+    out = dict(old or {})
+    for key, value in (new or {}).items():
+        out[key] = out.get(key, 0) + value
+    return out
 
 
 class AttemptRecord(TypedDict, total=False):
@@ -37,6 +50,7 @@ class AttemptRecord(TypedDict, total=False):
     feedback: str
     world_snapshot: str
     recovery: str
+    usage: dict[str, Any]
 
 
 class TaskState(TypedDict, total=False):
@@ -56,3 +70,7 @@ class TaskState(TypedDict, total=False):
     actor: Literal["llm", "user", "us", ""]
     verdict: VerdictRecord
     world_snapshots: Annotated[list[str], operator.add]
+    #: Earlier turns of the session (command, program, outcome, scene), oldest first.
+    history: list[dict[str, Any]]
+    #: LLM usage of this task, summed over every call (planner, function writer, VLM).
+    usage: Annotated[dict[str, Any], add_usage]
