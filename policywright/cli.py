@@ -35,6 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
 def _add_subcommands() -> None:
     from policywright._private.cli_skills import skills_app
 

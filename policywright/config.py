@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +35,25 @@ class EngineConfig(BaseModel):
     #: SQLite's synchronous pragma for the checkpoints: "normal" survives a killed process
     #: (WAL); "full" also survives power loss, at about twice the checkpoint cost.
     checkpoint_sync: Literal["normal", "full"] = "normal"
+    #: The chat model that plans, e.g. "openai:gpt-4o", "anthropic:<model>",
+    #: "openai-compatible:http://127.0.0.1:8080/v1#<model>", "hf:/path/to/model".
+    #: When set, the planner is the LLM planner (``planner`` is then ignored).
+    llm: str | None = None
+    #: How a run is verified: the program's check code, a vision model, or both.
+    verify: Literal["code", "vlm", "both"] = "code"
+    #: The vision model for ``verify="vlm"|"both"``; defaults to ``llm``.
+    vlm: str | None = None
+    #: Timeouts, retries, keys, prices and the response cache of the model backends.
+    llm_settings: dict[str, Any] = Field(default_factory=dict)
+    #: Reuse a program that succeeded for the same command on an equivalent scene.
+    plan_cache: bool = True
+
+    def skill_ids(self) -> dict[str, str]:
+        """Skill selection: family -> versioned skill id."""
+        selection = getattr(self, "skills", None)
+        if selection is None:
+            return {}
+        return {k: v for k, v in selection.model_dump().items() if v}
 
     @property
     def checkpoint_path(self) -> Path:

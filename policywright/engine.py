@@ -12,6 +12,7 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
+from policywright.agent._usage import UsageMeter
 from policywright.agent.graph import (
     EngineContext,
     compile_graph,
@@ -21,15 +22,17 @@ from policywright.agent.graph import (
 from policywright.agent.planner import OfflinePlanner, Planner, ProgramMemory
 from policywright.agent.sandbox import Sandbox
 from policywright.agent.state import TaskState
-from policywright.agent.verify import CodeVerifier
+from policywright.agent.verify import CodeVerifier, CombinedVerifier, Verifier, VLMVerifier
 from policywright.config import EngineConfig
 from policywright.errors import ConfigError, EmptyCommandError, UnknownNameError, UserError
 from policywright.primitives import PrimitiveContext, Registry, default_registry
-from policywright.sim import COLORS, SceneSpec, TabletopWorld, sample_scene
+from policywright.sim import COLORS, SceneSpec, World, sample_scene
 
 __all__ = ["Engine", "ObjectPose", "TaskResult", "Usage", "scene_for_command"]
 
 logger = logging.getLogger(__name__)
+
+_SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 #: The longest command accepted; longer text is not a command but a paste accident.
 MAX_COMMAND_CHARS = 2000
@@ -38,15 +41,49 @@ _MENTION = re.compile(r"\b(" + "|".join(COLORS) + r")\s+(block|bowl)s?\b", re.IG
 
 
 class Usage(BaseModel):
-    """LLM usage of a task (all zero for the offline planner)."""
+    """LLM usage of a task, summed over every model call (all zero for the offline planner).
+
+    Attributes:
+        llm_calls: Model calls (including response-cache hits).
+        input_tokens: Fresh prompt tokens.
+        cached_tokens: Prompt tokens read from the provider's prompt cache.
+        cache_write_tokens: Prompt tokens written to the provider's prompt cache.
+        output_tokens: Completion tokens.
+        latency_s: Seconds spent waiting for models.
+        cost_usd: Estimated cost from the price table.
+        cache_hits: Calls answered by the on-disk response cache.
+        plan_cache_hits: Attempts whose program came from the plan cache (no model call).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     llm_calls: int = 0
     input_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     output_tokens: int = 0
+    latency_s: float = 0.0
     cost_usd: float = 0.0
+    cache_hits: int = 0
+    plan_cache_hits: int = 0
+
+    @classmethod
+    def from_state(cls, usage: dict[str, Any], attempts: Sequence[dict[str, Any]]) -> Usage:
+        """Sum the state's usage dict; count plan-cache hits from the attempts' provenance."""
+        hits = sum(
+            "plan-cache" in str(a.get("program", {}).get("provenance", "")) for a in attempts
+        )
+        return cls(
+            llm_calls=int(usage.get("calls", 0)),
+            input_tokens=int(usage.get("input_tokens", 0)),
+            cached_tokens=int(usage.get("cached_tokens", 0)),
+            cache_write_tokens=int(usage.get("cache_write_tokens", 0)),
+            output_tokens=int(usage.get("output_tokens", 0)),
+            latency_s=float(usage.get("latency_s", 0.0)),
+            cost_usd=float(usage.get("cost_usd", 0.0)),
+            cache_hits=int(usage.get("cache_hits", 0)),
+            plan_cache_hits=hits,
+        )
 
 
 class ObjectPose(BaseModel):
@@ -65,6 +102,7 @@ class TaskResult(BaseModel):
 
     command: str
     thread_id: str
+    session: str | None = None
     status: Literal["succeeded", "failed"]
     reason: str
     actor: Literal["llm", "user", "us", ""] = ""
@@ -134,7 +172,7 @@ def scene_for_command(
         raise UserError(f"cannot build a scene: {exc}") from exc
 
 
-def _poses(world: TabletopWorld) -> dict[str, ObjectPose]:
+def _poses(world: World) -> dict[str, ObjectPose]:
     return {
         name: ObjectPose(
             position=tuple(float(v) for v in pose.position),  # type: ignore[arg-type]
@@ -144,11 +182,27 @@ def _poses(world: TabletopWorld) -> dict[str, ObjectPose]:
     }
 
 
-def make_planner(name: str, config: EngineConfig) -> Planner:
-    """The planner called ``name`` (only "offline" until the LLM issue lands)."""
+def make_planner(name: str, config: EngineConfig, *, meter: UsageMeter | None = None) -> Planner:
+    """The planner for ``config``: the LLM planner when ``config.llm`` is set, else ``name``.
+
+    Raises:
+        UnknownNameError: ``name`` is not a planner.
+        ModelError: the model cannot be set up (missing key, unknown provider).
+    """
+    if config.llm:
+        from policywright.agent.llm import make_chat_model
+        from policywright.agent.planner import LLMPlanner
+
+        model = make_chat_model(config.llm, config.llm_settings)
+        return LLMPlanner(
+            model,
+            ProgramMemory(config.memory_path),
+            usage_sink=(meter or UsageMeter()).add,
+            plan_cache=config.plan_cache,
+        )
     if name == "offline":
         return OfflinePlanner(ProgramMemory(config.memory_path))
-    raise UnknownNameError("planner", name, ["offline"])
+    raise UnknownNameError("planner", name, ["offline", "llm (set --llm)"])
 
 
 class Engine:
@@ -156,7 +210,7 @@ class Engine:
 
     def __init__(
         self,
-        world: TabletopWorld,
+        world: World,
         config: EngineConfig | None = None,
         *,
         planner: Planner | None = None,
@@ -169,7 +223,8 @@ class Engine:
             world: the simulated world (the engine does not own it).
             config: settings; defaults are fine for a first run.
             planner: overrides ``config.planner``.
-            registry: the primitives (default: every installed primitive).
+            registry: the primitives (default: every installed primitive that works in the
+                world's kind).
             sandbox: a started sandbox to share; default: the engine starts its own.
         """
         self.config = config or EngineConfig()
@@ -184,15 +239,39 @@ class Engine:
                 "choose another with --state-dir"
             ) from exc
         self.world = world
-        self.registry = registry or default_registry()
-        self.planner = planner or make_planner(self.config.planner, self.config)
+        self.meter = UsageMeter()
+        self.registry = (registry or default_registry()).for_world(world.kind)
+        self.planner = planner or make_planner(self.config.planner, self.config, meter=self.meter)
         self._own_sandbox = sandbox is None
         self.sandbox = sandbox or Sandbox(self.config.sandbox)
-        self.prim = PrimitiveContext(world=world)
+        self.prim = PrimitiveContext(world=world, skills=self.config.skill_ids())
+        self.verifier = self._make_verifier()
+        from policywright._private.sessions import SessionStore
+
+        self.sessions = SessionStore(self.config.state_dir / "sessions.sqlite")
         self.checkpointer = open_checkpointer(
             self.config.checkpoint_path, synchronous=self.config.checkpoint_sync
         )
         self.graph = compile_graph(self.checkpointer)
+
+    def _make_verifier(self) -> Verifier:
+        code = CodeVerifier(self.sandbox, self.registry, self.prim)
+        if self.config.verify == "code":
+            return code
+        spec = self.config.vlm or self.config.llm
+        if not spec:
+            raise ConfigError(
+                f"--verify {self.config.verify} needs a vision model: pass --vlm or --llm"
+            )
+        from policywright.agent.llm import make_chat_model
+
+        vlm = VLMVerifier(
+            make_chat_model(spec, self.config.llm_settings),
+            self.world,
+            self.config.runs_dir / "frames",
+            usage_sink=self.meter.add,
+        )
+        return vlm if self.config.verify == "vlm" else CombinedVerifier([code, vlm])
 
     def context(self) -> EngineContext:
         """The run context handed to the graph's nodes."""
@@ -202,9 +281,10 @@ class Engine:
             sandbox=self.sandbox,
             registry=self.registry,
             prim=self.prim,
-            verifier=CodeVerifier(self.sandbox, self.registry, self.prim),
+            verifier=self.verifier,
             snapshot_dir=self.config.snapshot_dir,
             seed=self.config.seed,
+            meter=self.meter,
         )
 
     def run(
@@ -212,6 +292,7 @@ class Engine:
         command: str,
         *,
         thread_id: str | None = None,
+        session: str | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> TaskResult:
         """Run one command to a verdict.
@@ -219,6 +300,8 @@ class Engine:
         Args:
             command: what the user asked for.
             thread_id: the checkpoint thread (a fresh id when None).
+            session: a session name: the planner sees the session's earlier commands, their
+                programs and outcomes, so follow-ups ("undo that") work.
             on_event: receives each progress event (scene, program, call, verdict, ...).
 
         Returns:
@@ -233,6 +316,14 @@ class Engine:
         if len(command) > MAX_COMMAND_CHARS:
             raise UserError(f"the command is longer than {MAX_COMMAND_CHARS} characters")
         command = " ".join(command.split())
+        history: list[dict[str, Any]] = []
+        if session is not None:
+            if not _SESSION_NAME.fullmatch(session):
+                raise UserError(
+                    f"session name {session!r} must be 1-64 letters, digits, '-', '_' or '.'"
+                )
+            history = self.sessions.turns(session)
+            thread_id = thread_id or f"{session}-{self.sessions.next_index(session)}"
         thread_id = thread_id or uuid.uuid4().hex[:12]
         initial = _poses(self.world)
         cfg: RunnableConfig = {
@@ -243,6 +334,7 @@ class Engine:
             "command": command,
             "thread_id": thread_id,
             "max_attempts": self.config.max_attempts,
+            "history": history,
         }
         start_sim = self.world.sim_time
         for chunk in self.graph.stream(
@@ -256,14 +348,26 @@ class Engine:
                 on_event(chunk)
         values = self.graph.get_state(cfg).values
         status = values.get("status", "failed")
+        attempts = list(values.get("attempts", []))
+        if session is not None:
+            self.sessions.append(
+                session,
+                thread_id=thread_id,
+                command=command,
+                program=str(values.get("program", {}).get("code", "")),
+                outcome="succeeded" if status == "succeeded" else f"failed: {values.get('reason')}",
+                scene_before=list(values.get("scene", [])),
+            )
         return TaskResult(
             command=command,
             thread_id=thread_id,
+            session=session,
             status="succeeded" if status == "succeeded" else "failed",
             reason=values.get("reason", ""),
             actor=values.get("actor", ""),
-            attempts=list(values.get("attempts", [])),
+            attempts=attempts,
             verdict=values.get("verdict"),
+            usage=Usage.from_state(values.get("usage", {}), attempts),
             sim_time=self.world.sim_time - start_sim,
             objects_initial=initial,
             objects_final=_poses(self.world),
@@ -274,6 +378,7 @@ class Engine:
         if self._own_sandbox:
             self.sandbox.close()
         self.checkpointer.conn.close()
+        self.sessions.close()
 
     def __enter__(self) -> Engine:
         return self

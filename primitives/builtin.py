@@ -393,7 +393,7 @@ def go_home(ctx: PrimitiveContext) -> None:
 # --------------------------------------------------------------------------- communication
 
 
-@primitive(read_only=True, category="communication")
+@primitive(read_only=True, category="communication", worlds=("*",))
 def say(ctx: PrimitiveContext, msg: str) -> None:
     """Tell the user something (shown in the run's output).
 
@@ -403,7 +403,7 @@ def say(ctx: PrimitiveContext, msg: str) -> None:
     ctx.say(msg[:500])
 
 
-@primitive(read_only=True, category="check")
+@primitive(read_only=True, category="check", worlds=("*",))
 def verdict(ctx: PrimitiveContext, success: bool, reason: str) -> None:
     """Report whether the command was achieved (check programs only; call it exactly once).
 
