@@ -117,6 +117,8 @@ class _Printer:
         self.out.print(f"  [yellow]safe stop: {e['actions']}[/yellow]")
 
     def on_verdict(self, e: dict[str, Any]) -> None:
+        for frame in e.get("frames", []):
+            self.out.print(f"  [dim]frame: {frame}[/dim]")
         colour = "green" if e["success"] else "red"
         word = "achieved" if e["success"] else "not achieved"
         self.out.print(f"[{colour}]verdict ({e['source']}): {word}: {e['reason']}[/{colour}]")
@@ -151,30 +153,69 @@ def run(
         Path | None, typer.Option(help="Folder for checkpoints, snapshots and memory.")
     ] = None,
     thread: Annotated[str | None, typer.Option(help="Checkpoint thread id.")] = None,
-    max_attempts: Annotated[int, typer.Option(min=1, max=20, help="Attempt budget.")] = 3,
+    session: Annotated[
+        str | None,
+        typer.Option(help="Session name: follow-ups see its earlier commands ('undo that')."),
+    ] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="Plan with a model: openai:<model>, anthropic:<model>, "
+            "openai-compatible:<base_url>#<model>, hf:<path>. Default: the offline planner."
+        ),
+    ] = None,
+    verify: Annotated[
+        str | None, typer.Option(help="How to verify: code (default), vlm or both.")
+    ] = None,
+    vlm: Annotated[
+        str | None, typer.Option(help="The vision model for --verify vlm|both (default: --llm).")
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="A TOML settings file (default: $POLICYWRIGHT_CONFIG)."),
+    ] = None,
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Answer repeated model requests from the on-disk response cache.",
+        ),
+    ] = None,
+    max_attempts: Annotated[
+        int | None, typer.Option(min=1, max=20, help="Attempt budget (default 3).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
     gui: Annotated[bool, typer.Option(help="Open a PyBullet window.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Plan, check, execute and verify one command in a simulated tabletop."""
     _setup_logging(verbose)
-    from policywright.config import EngineConfig
+    from policywright._private.settings import load_config
     from policywright.engine import Engine, scene_for_command
     from policywright.sim import TabletopWorld, save_gif
 
     out = err_console if as_json else console
     if not command.strip():
         raise UserError("the command is empty: say what the robot should do")
-    config = EngineConfig(max_attempts=max_attempts, gui=gui, seed=seed)
-    if state_dir is not None:
-        config.state_dir = state_dir
+    overrides: dict[str, Any] = {
+        "max_attempts": max_attempts,
+        "gui": gui or None,
+        "seed": seed or None,
+        "state_dir": state_dir,
+        "llm": llm,
+        "verify": verify,
+        "vlm": vlm,
+    }
+    config = load_config(config_file, overrides=overrides)
+    if cache is not None:
+        config = config.with_response_cache(cache)
     names = [n.strip() for n in objects.split(",") if n.strip()] if objects else None
-    spec = scene_for_command(command, seed=seed, objects=names, scene_file=scene)
+    spec = scene_for_command(command, seed=config.seed, objects=names, scene_file=scene)
     with TabletopWorld(spec, gui=gui, safety=config.safety) as world, Engine(world, config) as eng:
         if record is not None:
             world.start_recording()
         printer = _Printer(out) if not as_json else None
-        result = eng.run(command, thread_id=thread, on_event=printer)
+        result = eng.run(command, thread_id=thread, session=session, on_event=printer)
         run_dir = config.runs_dir / result.thread_id
         run_dir.mkdir(parents=True, exist_ok=True)
         image_path = image or run_dir / "final_top.png"
@@ -192,11 +233,22 @@ def run(
         console.print_json(result.model_dump_json())
     else:
         colour = "green" if result.status == "succeeded" else "red"
+        u = result.usage
+        usage = (
+            f"\nLLM: {u.llm_calls} call(s), {u.input_tokens} input + {u.cached_tokens} cached + "
+            f"{u.output_tokens} output tokens, {u.latency_s:.1f} s, ~${u.cost_usd:.4f}"
+            + (f", {u.cache_hits} response-cache hit(s)" if u.cache_hits else "")
+            if u.llm_calls
+            else ""
+        )
+        if u.plan_cache_hits:
+            usage += f"\nplan cache: {u.plan_cache_hits} hit(s), no model call"
         out.print(
             Panel(
                 f"{result.reason}\n\nthread {result.thread_id} · {len(result.attempts)} attempt(s)"
                 f" · sim {result.sim_time:.1f} s\nfinal top view: {result.image}"
-                + (f"\nGIF: {result.gif}" if result.gif else ""),
+                + (f"\nGIF: {result.gif}" if result.gif else "")
+                + usage,
                 title=f"[{colour}]{result.status}[/{colour}]",
             )
         )

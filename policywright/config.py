@@ -48,6 +48,12 @@ class EngineConfig(BaseModel):
     #: Reuse a program that succeeded for the same command on an equivalent scene.
     plan_cache: bool = True
 
+    def with_response_cache(self, enabled: bool) -> EngineConfig:
+        """A copy with the on-disk model response cache on (under the state folder) or off."""
+        settings = dict(self.llm_settings)
+        settings["cache_dir"] = str(self.state_dir / "llm-cache") if enabled else None
+        return self.model_copy(update={"llm_settings": settings})
+
     def skill_ids(self) -> dict[str, str]:
         """Skill selection: family -> versioned skill id."""
         selection = getattr(self, "skills", None)
