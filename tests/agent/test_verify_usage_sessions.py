@@ -26,7 +26,10 @@ GOOD = prog(
     ("text", "expected"),
     [
         ('{"success": true, "reason": "in the bowl"}', (True, "in the bowl")),
-        ('Looks good.\n```json\n{"success": false, "reason": "beside it"}\n```', (False, "beside it")),
+        (
+            'Looks good.\n```json\n{"success": false, "reason": "beside it"}\n```',
+            (False, "beside it"),
+        ),
         ('{"success": "yes"}', None),
         ("I think it worked", None),
         ("", None),

@@ -10,7 +10,9 @@ from policywright.errors import ConfigError
 
 def test_sources_and_precedence(tmp_path):
     f = tmp_path / "pw.toml"
-    f.write_text('llm = "openai:gpt-4o"\nmax_attempts = 4\nverify = "both"\n[sandbox]\nmemory_mb = 600\n')
+    f.write_text(
+        'llm = "openai:gpt-4o"\nmax_attempts = 4\nverify = "both"\n[sandbox]\nmemory_mb = 600\n'
+    )
     env = {"POLICYWRIGHT_MAX_ATTEMPTS": "6", "POLICYWRIGHT_SANDBOX__WALL_SECONDS": "7.5"}
     cfg = load_config(f, env=env, overrides={"verify": "code", "llm": None})
     assert cfg.llm == "openai:gpt-4o"  # file (a None flag does not override)
