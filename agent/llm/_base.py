@@ -108,6 +108,7 @@ class Usage(BaseModel):
         latency_s: Wall-clock seconds spent waiting for the model.
         cost_usd: Estimated cost from the price table (0 when the model is not priced).
         cache_hits: Calls answered from the on-disk response cache.
+        unpriced_calls: Calls of a model missing from the price table (their cost counts 0).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -120,6 +121,7 @@ class Usage(BaseModel):
     latency_s: float = 0.0
     cost_usd: float = 0.0
     cache_hits: int = 0
+    unpriced_calls: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -131,6 +133,7 @@ class Usage(BaseModel):
             latency_s=self.latency_s + other.latency_s,
             cost_usd=self.cost_usd + other.cost_usd,
             cache_hits=self.cache_hits + other.cache_hits,
+            unpriced_calls=self.unpriced_calls + other.unpriced_calls,
         )
 
 
