@@ -6,17 +6,43 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from policywright.agent.sandbox import SandboxLimits
 from policywright.sim import SafetyLimits
 
-__all__ = ["EngineConfig", "default_state_dir"]
+__all__ = ["EngineConfig", "SkillSelection", "default_state_dir"]
 
 
 def default_state_dir() -> Path:
     """Where checkpoints, world snapshots, program memory and images go by default."""
     return Path(platformdirs.user_data_dir("policywright", appauthor=False))
+
+
+class SkillSelection(BaseModel):
+    """Which registered variant runs each skill family (ids from ``policywright skills list``).
+
+    The ids are checked against the skill registry when the engine starts, not here, so that a
+    config file can be loaded without importing every plugin.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    grasp: str = "grasp/scripted-v1"
+    path: str = "path/scripted-v1"
+    locomotion: str = "locomotion/scripted-v1"
+    drive: str = "drive/scripted-v1"
+
+    @field_validator("grasp", "path", "locomotion", "drive")
+    @classmethod
+    def _family_matches(cls, value: str, info: ValidationInfo) -> str:
+        family = value.split("/", 1)[0]
+        if family != info.field_name:
+            raise ValueError(
+                f"{value!r} is a {family!r} skill; skills.{info.field_name} needs an id like "
+                f"'{info.field_name}/<variant>-v<N>'"
+            )
+        return value
 
 
 class EngineConfig(BaseModel):
@@ -47,6 +73,8 @@ class EngineConfig(BaseModel):
     llm_settings: dict[str, Any] = Field(default_factory=dict)
     #: Reuse a program that succeeded for the same command on an equivalent scene.
     plan_cache: bool = True
+    #: Skill variant per family (e.g. ``skills.grasp = "grasp/learned-v1"``).
+    skills: SkillSelection = Field(default_factory=SkillSelection)
 
     def with_response_cache(self, enabled: bool) -> EngineConfig:
         """A copy with the on-disk model response cache on (under the state folder) or off."""

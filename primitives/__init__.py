@@ -4,6 +4,7 @@ Register your own primitive by decorating a typed, documented function and expos
 the ``policywright.primitives`` entry point (see the README, "Add a primitive").
 """
 
+from policywright.primitives._check import PrimitiveCheckError, check_primitive
 from policywright.primitives._context import PrimitiveContext
 from policywright.primitives._recovery import safe_stop
 from policywright.primitives._registry import (
@@ -21,10 +22,12 @@ __all__ = [
     "ArrayReturn",
     "ParamSpec",
     "Points",
+    "PrimitiveCheckError",
     "PrimitiveContext",
     "PrimitiveSpec",
     "Registry",
     "Target",
+    "check_primitive",
     "default_registry",
     "primitive",
     "safe_stop",

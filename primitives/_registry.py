@@ -7,7 +7,9 @@ both generated from them, so the prompt cannot drift from the API.
 
 from __future__ import annotations
 
+import builtins
 import inspect
+import keyword
 import logging
 import math
 import types
@@ -23,6 +25,7 @@ import pydantic
 from policywright.errors import RegistrationError, UnknownNameError
 
 __all__ = [
+    "BUILTIN_NAMES",
     "Category",
     "ParamSpec",
     "PrimitiveSpec",
@@ -33,6 +36,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Category = Literal["perception", "query", "action", "communication", "check"]
+
+#: Python's built-in names: an argument called ``list`` or ``id`` would hide the built-in inside
+#: the primitive and reads ambiguously in the planner's listing, so registration refuses it.
+BUILTIN_NAMES: frozenset[str] = frozenset(n for n in vars(builtins) if not n.startswith("_"))
 
 #: The name of the injected first parameter (the engine's context); never shown to a planner.
 CONTEXT_PARAM = "ctx"
@@ -196,6 +203,10 @@ def _build_spec(
             raise RegistrationError(f"{where}: argument {p.name!r} has no type annotation")
         if p.name.startswith("_"):
             raise RegistrationError(f"{where}: argument {p.name!r} must not start with '_'")
+        if p.name in BUILTIN_NAMES or keyword.iskeyword(p.name):
+            raise RegistrationError(
+                f"{where}: argument {p.name!r} shadows the Python built-in {p.name!r}; rename it"
+            )
         if not documented.get(p.name):
             raise RegistrationError(
                 f"{where}: argument {p.name!r} is not documented in the docstring's Args section"

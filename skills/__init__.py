@@ -11,8 +11,17 @@ from policywright.skills._base import (
     observe,
     run_skill,
 )
+from policywright.skills._builtin_infos import grasp_trials, path_trials
+from policywright.skills._check import KNOWN_FAMILIES, KNOWN_WORLDS, SkillCheckError, check_skill
 from policywright.skills._helpers import follow_path, go_home, move_ee, pick, place, release_height
-from policywright.skills._registry import SKILLS, get_skill
+from policywright.skills._info import SkillEvalReport, SkillInfo
+from policywright.skills._registry import (
+    SKILLS,
+    BrokenEntryPoint,
+    SkillRegistry,
+    default_skill_registry,
+    get_skill,
+)
 from policywright.skills._scripted import (
     MoveGoal,
     MoveSkill,
@@ -26,10 +35,13 @@ from policywright.skills._scripted import (
 
 __all__ = [
     "CONTROL_HZ",
+    "KNOWN_FAMILIES",
+    "KNOWN_WORLDS",
     "SKILLS",
     "SUBSTEPS",
     "ArmAction",
     "ArmObservation",
+    "BrokenEntryPoint",
     "MoveGoal",
     "MoveSkill",
     "PathGoal",
@@ -39,13 +51,21 @@ __all__ = [
     "PlaceGoal",
     "PlaceSkill",
     "Skill",
+    "SkillCheckError",
+    "SkillEvalReport",
+    "SkillInfo",
+    "SkillRegistry",
     "SkillResult",
     "SkillStatus",
+    "check_skill",
+    "default_skill_registry",
     "follow_path",
     "get_skill",
     "go_home",
+    "grasp_trials",
     "move_ee",
     "observe",
+    "path_trials",
     "pick",
     "place",
     "release_height",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,7 +61,11 @@ class SkillInfo:
         evaluate: ``evaluate(trials, seed) -> SkillEvalReport`` over seeded trials, or None.
         train: ``train(out_dir, seed) -> Path`` reproducing its weights, or None (scripted).
         smoke: ``smoke() -> None`` a short run in a fresh world that raises on failure, used by
-            ``check_skill``; None means ``check_skill`` only constructs it.
+            ``check_skill``; None means ``check_skill`` only constructs it. It may return a
+            comparable summary of the run (a dict of rounded figures, a ``SkillResult``); then
+            ``check_skill`` also requires two runs to return equal summaries (determinism).
+        weights: The weights file(s) a learned skill loads (shown by ``policywright skills
+            list`` with their size and whether they are present); empty for scripted skills.
     """
 
     id: str
@@ -71,4 +76,5 @@ class SkillInfo:
     learned: bool = False
     evaluate: Callable[[int, int], SkillEvalReport] | None = field(default=None, repr=False)
     train: Callable[..., Any] | None = field(default=None, repr=False)
-    smoke: Callable[[], None] | None = field(default=None, repr=False)
+    smoke: Callable[[], Any] | None = field(default=None, repr=False)
+    weights: tuple[Path, ...] = ()
