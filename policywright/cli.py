@@ -17,6 +17,7 @@ import pydantic
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -277,10 +278,10 @@ def main() -> None:
     except typer.Exit as exc:
         code = exc.exit_code
     except UserError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(EXIT_USER)
     except PolicywrightError as exc:
-        err_console.print(f"[red]error ({exc.actor} must act):[/red] {exc}")
+        err_console.print(f"[red]error ({exc.actor} must act):[/red] {escape(str(exc))}")
         sys.exit(EXIT_BUG if exc.actor == "us" else EXIT_FAILED)
     except typer.Abort:
         sys.exit(130)
@@ -299,6 +300,8 @@ def main() -> None:
         sys.exit(EXIT_USER)
     except Exception as exc:
         logging.getLogger(__name__).exception("internal error")
-        err_console.print(f"[red]internal error (a bug, please report it):[/red] {exc}")
+        err_console.print(
+            f"[red]internal error (a bug, please report it):[/red] {escape(str(exc))}"
+        )
         sys.exit(EXIT_BUG)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
