@@ -1,6 +1,13 @@
 """policywright.sim: the PyBullet tabletop world, its perception and its safety limits."""
 
 from policywright.sim._arm import GRIPPER_MAX_WIDTH, HOME_XYZ, PandaArm
+from policywright.sim._floor import (
+    FLOOR_EXTENT_M,
+    FloorSpec,
+    FloorWorld,
+    LandmarkSpec,
+    sample_floor,
+)
 from policywright.sim._perception import DetectedObject, ObjectPose
 from policywright.sim._protocol import World
 from policywright.sim._safety import Box, SafetyLimits
@@ -30,6 +37,7 @@ __all__ = [
     "BOWL_RADIUS",
     "COLORS",
     "CORNERS",
+    "FLOOR_EXTENT_M",
     "GRIPPER_MAX_WIDTH",
     "HOME_XYZ",
     "LOCATIONS",
@@ -40,6 +48,9 @@ __all__ = [
     "Box",
     "CameraName",
     "DetectedObject",
+    "FloorSpec",
+    "FloorWorld",
+    "LandmarkSpec",
     "ObjectPose",
     "ObjectSpec",
     "PandaArm",
@@ -51,6 +62,7 @@ __all__ = [
     "nearest_corner",
     "nearest_side",
     "normalize_xy",
+    "sample_floor",
     "sample_scene",
     "save_gif",
 ]
