@@ -7,6 +7,7 @@ Exit codes: 0 the command was achieved; 1 the task failed (attempts spent, not v
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -137,6 +138,14 @@ def _setup_logging(verbose: bool) -> None:
 def run(
     command: Annotated[str, typer.Argument(help="What the robot should do.")],
     seed: Annotated[int, typer.Option(min=0, help="Seed of the sampled scene and the run.")] = 0,
+    world_kind: Annotated[
+        str,
+        typer.Option(
+            "--world",
+            help="tabletop (Panda, blocks and bowls), floor (A1 quadruped and landmarks) "
+            "or mobile (Panda on a Husky, tables).",
+        ),
+    ] = "tabletop",
     scene: Annotated[
         Path | None, typer.Option("--scene", help="A scene YAML file (a SceneSpec).")
     ] = None,
@@ -189,11 +198,11 @@ def run(
     gui: Annotated[bool, typer.Option(help="Open a PyBullet window.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
-    """Plan, check, execute and verify one command in a simulated tabletop."""
+    """Plan, check, execute and verify one command in a simulated world."""
     _setup_logging(verbose)
     from policywright._private.settings import load_config
-    from policywright.engine import Engine, scene_for_command
-    from policywright.sim import TabletopWorld, save_gif
+    from policywright.engine import Engine, make_world
+    from policywright.sim import save_gif
 
     out = err_console if as_json else console
     if not command.strip():
@@ -211,19 +220,31 @@ def run(
     if cache is not None:
         config = config.with_response_cache(cache)
     names = [n.strip() for n in objects.split(",") if n.strip()] if objects else None
-    spec = scene_for_command(command, seed=config.seed, objects=names, scene_file=scene)
-    with TabletopWorld(spec, gui=gui, safety=config.safety) as world, Engine(world, config) as eng:
-        if record is not None:
-            world.start_recording()
+    world = make_world(
+        world_kind,
+        command,
+        seed=config.seed,
+        objects=names,
+        scene_file=scene,
+        gui=config.gui,
+        config=config,
+    )
+    recorder = getattr(world, "start_recording", None)
+    if record is not None and recorder is None:
+        world.close()
+        raise UserError(f"--record is only available in the tabletop world, not {world.kind!r}")
+    with contextlib.closing(world), Engine(world, config) as eng:
+        if record is not None and recorder is not None:
+            recorder()
         printer = _Printer(out) if not as_json else None
         result = eng.run(command, thread_id=thread, session=session, on_event=printer)
         run_dir = config.runs_dir / result.thread_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        image_path = image or run_dir / "final_top.png"
+        image_path = image or run_dir / f"final_{world.cameras[0]}.png"
         image_path.parent.mkdir(parents=True, exist_ok=True)
         from PIL import Image
 
-        Image.fromarray(world.render("top", 640, 480)).save(image_path)
+        Image.fromarray(world.render(world.cameras[0], 640, 480)).save(image_path)
         result.image = str(image_path)
         if record is not None:
             frames = world.stop_recording()
@@ -261,12 +282,21 @@ def primitives(
     check: Annotated[
         bool, typer.Option("--check", help="Only what check programs may call.")
     ] = False,
+    world_kind: Annotated[
+        str, typer.Option("--world", help="tabletop, floor or mobile.")
+    ] = "tabletop",
 ) -> None:
     """Print the primitive API listing exactly as a planner sees it."""
     from policywright.agent.listing import api_listing
+    from policywright.engine import WORLD_KINDS
     from policywright.primitives import default_registry
 
-    text = api_listing(default_registry(), "check" if check else "act")
+    if world_kind not in WORLD_KINDS:
+        from policywright.errors import UnknownNameError
+
+        raise UnknownNameError("world", world_kind, list(WORLD_KINDS))
+    registry = default_registry().for_world(world_kind)
+    text = api_listing(registry, "check" if check else "act")
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 

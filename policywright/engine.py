@@ -28,7 +28,18 @@ from policywright.errors import ConfigError, EmptyCommandError, UnknownNameError
 from policywright.primitives import PrimitiveContext, Registry, default_registry
 from policywright.sim import COLORS, SceneSpec, World, sample_scene
 
-__all__ = ["Engine", "ObjectPose", "TaskResult", "Usage", "scene_for_command"]
+__all__ = [
+    "WORLD_KINDS",
+    "Engine",
+    "ObjectPose",
+    "TaskResult",
+    "Usage",
+    "make_world",
+    "scene_for_command",
+]
+
+#: The worlds ``make_world`` builds: a Panda tabletop, an A1 on a floor, a Panda on a Husky.
+WORLD_KINDS = ("tabletop", "floor", "mobile")
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +181,50 @@ def scene_for_command(
         return sample_scene(seed, required=names, n_blocks=n_blocks, n_bowls=n_bowls)
     except ValueError as exc:
         raise UserError(f"cannot build a scene: {exc}") from exc
+
+
+def make_world(
+    kind: str,
+    command: str,
+    *,
+    seed: int = 0,
+    objects: Sequence[str] | None = None,
+    scene_file: Path | None = None,
+    gui: bool = False,
+    config: EngineConfig | None = None,
+) -> World:
+    """Build the world a command runs in.
+
+    Args:
+        kind: "tabletop", "floor" or "mobile".
+        command: The command (the tabletop scene holds every object it mentions).
+        seed: The scene's seed.
+        objects: Tabletop objects to place (instead of those the command mentions).
+        scene_file: A tabletop SceneSpec YAML file.
+        gui: Open a PyBullet window.
+        config: Engine settings (safety limits).
+
+    Raises:
+        UnknownNameError: ``kind`` is not a world.
+        UserError: the scene cannot be built.
+    """
+    if kind == "tabletop":
+        from policywright.sim import TabletopWorld
+
+        spec = scene_for_command(command, seed=seed, objects=objects, scene_file=scene_file)
+        safety = config.safety if config is not None else None
+        return TabletopWorld(spec, gui=gui, safety=safety)
+    if objects or scene_file:
+        raise UserError(f"--objects and --scene describe tabletop scenes, not the {kind} world")
+    if kind == "floor":
+        from policywright.sim import FloorWorld, sample_floor
+
+        return FloorWorld(sample_floor(seed), gui=gui)
+    if kind == "mobile":
+        from policywright.sim._mobile import MobileWorld, sample_mobile
+
+        return MobileWorld(sample_mobile(seed), gui=gui)
+    raise UnknownNameError("world", kind, list(WORLD_KINDS))
 
 
 def _poses(world: World) -> dict[str, ObjectPose]:
