@@ -230,6 +230,7 @@ def run(
         config=config,
     )
     recorder = getattr(world, "start_recording", None)
+    stopper = getattr(world, "stop_recording", None)
     if record is not None and recorder is None:
         world.close()
         raise UserError(f"--record is only available in the tabletop world, not {world.kind!r}")
@@ -246,8 +247,8 @@ def run(
 
         Image.fromarray(world.render(world.cameras[0], 640, 480)).save(image_path)
         result.image = str(image_path)
-        if record is not None:
-            frames = world.stop_recording()
+        if record is not None and stopper is not None:
+            frames = stopper()
             record.parent.mkdir(parents=True, exist_ok=True)
             save_gif(frames, record)
             result.gif = str(record)
