@@ -1,24 +1,44 @@
 """policywright.agent.planner: planners turn a command into a policy program and its check.
 
 The offline planner retrieves a stored program template by text similarity and fills its slots
-from the command and the scene; no model is needed.
+from the command and the scene; no model is needed. The LLM planner asks a chat model for the
+programs (with retrieved examples, session history, hierarchical code generation of missing
+functions, a function library and a plan cache).
 """
 
 from policywright.agent.planner._text import Abstracted, abstract_command
-from policywright.agent.planner.base import PlanContext, Planner, Program, SceneObject
-from policywright.agent.planner.memory import MemoryEntry, ProgramMemory
+from policywright.agent.planner.base import (
+    PlanContext,
+    Planner,
+    Program,
+    SceneObject,
+    SessionTurn,
+)
+from policywright.agent.planner.llm import LLMPlanner
+from policywright.agent.planner.memory import (
+    MemoryEntry,
+    PlanRecord,
+    ProgramMemory,
+    normalise_command,
+    scene_signature,
+)
 from policywright.agent.planner.offline import DEFAULT_THRESHOLD, OfflinePlanner, fill_template
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "Abstracted",
+    "LLMPlanner",
     "MemoryEntry",
     "OfflinePlanner",
     "PlanContext",
+    "PlanRecord",
     "Planner",
     "Program",
     "ProgramMemory",
     "SceneObject",
+    "SessionTurn",
     "abstract_command",
     "fill_template",
+    "normalise_command",
+    "scene_signature",
 ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["PlanContext", "Planner", "Program", "SceneObject"]
+__all__ = ["PlanContext", "Planner", "Program", "SceneObject", "SessionTurn"]
 
 
 class SceneObject(BaseModel):
@@ -27,6 +27,28 @@ class SceneObject(BaseModel):
     position: tuple[float, float, float]
 
 
+class SessionTurn(BaseModel):
+    """One earlier command of the session, as the planner is told about it.
+
+    Attributes:
+        command: The command, verbatim (hostile data, like every command).
+        program: The last program run for it ("" when none was written).
+        outcome: "succeeded" or "failed: <reason>".
+        index: The turn's number in its session (1 = first), when known.
+        thread_id: The checkpoint thread of the turn, when known.
+        scene_before: The objects detected before the turn ran.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str
+    program: str = ""
+    outcome: str = ""
+    index: int | None = None
+    thread_id: str | None = None
+    scene_before: list[SceneObject] = Field(default_factory=list)
+
+
 class PlanContext(BaseModel):
     """Everything a planner may use to write one program.
 
@@ -35,7 +57,10 @@ class PlanContext(BaseModel):
         scene: The objects detected before planning.
         attempt: 1 for the first try, 2 after one failed attempt, and so on.
         feedback: Messages of the earlier failed attempts, oldest first.
-        history: Earlier commands of this session, oldest first.
+        history: Earlier turns of this session, oldest first (a bare string is read as a turn
+            with only its command, for callers written before sessions had programs).
+        previous_program: The program of the previous attempt at this command, if any.
+        previous_check: The check program of the previous attempt, if any.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -44,7 +69,17 @@ class PlanContext(BaseModel):
     scene: list[SceneObject]
     attempt: int = Field(default=1, ge=1)
     feedback: list[str] = Field(default_factory=list)
-    history: list[str] = Field(default_factory=list)
+    history: list[SessionTurn] = Field(default_factory=list)
+    previous_program: str | None = None
+    previous_check: str | None = None
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _turns_from_strings(cls, value: Any) -> Any:
+        # Older callers passed the commands only; keep accepting them.
+        if isinstance(value, list):
+            return [{"command": v} if isinstance(v, str) else v for v in value]
+        return value
 
 
 class Program(BaseModel):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,12 +28,20 @@ from policywright.agent.planner._text import (
 )
 from policywright.errors import ConfigError, InternalError, UnknownNameError
 
-__all__ = ["MemoryEntry", "ProgramMemory", "load_seed_examples"]
+__all__ = [
+    "MemoryEntry",
+    "PlanRecord",
+    "ProgramMemory",
+    "load_seed_examples",
+    "load_seed_helpers",
+    "normalise_command",
+    "scene_signature",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Schema version stored in SQLite's ``user_version`` pragma.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SEED_RESOURCE = "examples.yaml"
 
 
@@ -64,6 +73,62 @@ class MemoryEntry(BaseModel):
     failures: int = Field(ge=0)
     scene_signature: str | None = None
     created_at: str
+
+
+class PlanRecord(BaseModel):
+    """A verified successful LLM plan, reused for the same command in an equivalent scene.
+
+    Attributes:
+        id: Row id.
+        command: The normalised command (see :func:`normalise_command`).
+        scene_signature: The scene's objects (see :func:`scene_signature`).
+        context_key: "" for a command planned with no session history, else a digest of the
+            previous turn (a follow-up such as "undo that" means something else after
+            another turn).
+        code: The policy program.
+        check_code: The check program.
+        model_id: The model that wrote it.
+        hits: How often it was reused.
+        created_at: ISO 8601 UTC time of insertion.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int
+    command: str
+    scene_signature: str
+    context_key: str
+    code: str
+    check_code: str
+    model_id: str
+    hits: int = Field(ge=0)
+    created_at: str
+
+
+def normalise_command(command: str) -> str:
+    """The plan-cache form of a command: lower case, single spaces, no trailing punctuation."""
+    return " ".join(command.lower().split()).rstrip(".!?;, ")
+
+
+class _Named(Protocol):
+    name: str
+    kind: str
+
+
+def scene_signature(objects: Iterable[_Named]) -> str:
+    """A canonical description of a scene: its objects' names and kinds, sorted.
+
+    Positions are left out on purpose: the same objects elsewhere on the table are an
+    equivalent scene for a program that locates them by perception.
+
+    Args:
+        objects: Anything with ``name`` and ``kind`` (SceneObject, DetectedObject).
+
+    Returns:
+        e.g. '[["blue bowl","bowl"],["red block","block"]]'.
+    """
+    pairs = sorted((o.name, o.kind) for o in objects)
+    return json.dumps(pairs, separators=(",", ":"), ensure_ascii=True)
 
 
 class _SeedExample(BaseModel):
@@ -129,6 +194,17 @@ def load_seed_examples(text: str | None = None) -> list[_SeedExample]:
     return out
 
 
+def load_seed_helpers(text: str | None = None) -> dict[str, str]:
+    """The helper functions of the shipped examples (name -> ``def`` source).
+
+    Args:
+        text: YAML text in the examples.yaml format; the packaged file when None.
+    """
+    raw = yaml.safe_load(_read_seed_text() if text is None else text)
+    spec = _ExamplesFile.model_validate(raw)
+    return {name: src.rstrip() + "\n" for name, src in spec.helpers.items()}
+
+
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
     conn.execute(
         """CREATE TABLE entries (
@@ -147,8 +223,40 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    # The LLM planner's plan cache and function library.
+    conn.execute(
+        """CREATE TABLE plans (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            command TEXT NOT NULL,
+            scene_signature TEXT NOT NULL,
+            context_key TEXT NOT NULL DEFAULT '',
+            code TEXT NOT NULL,
+            check_code TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            hits INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX plans_key ON plans (command, scene_signature, context_key)")
+    conn.execute(
+        """CREATE TABLE functions (
+            name TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            uses INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+
+
 # Migration i+1 upgrades a database from user_version i; append, never edit, when the schema grows.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2]
+
+_PLAN_COLUMNS = (
+    "id, command, scene_signature, context_key, code, check_code, model_id, hits, created_at"
+)
 
 _COLUMNS = (
     "id, command_template, code_template, check_template, family, source, "
@@ -189,6 +297,8 @@ class ProgramMemory:
         self._lock = threading.RLock()
         self._index: SimilarityIndex | None = None
         self._entries: list[MemoryEntry] = []
+        self._seed_text = seed_text
+        self._helpers: dict[str, str] | None = None
         self._migrate()
         self._seed(seed_text)
 
@@ -388,3 +498,109 @@ class ProgramMemory:
             if cur.rowcount == 0:
                 raise UnknownNameError("memory entry", str(entry_id), [])
         self._index = None
+
+    # -- plan cache (LLM planner) ----------------------------------------------------------
+    def find_plan(self, command: str, signature: str, context_key: str = "") -> PlanRecord | None:
+        """The newest stored success for this command in an equivalent scene, if any.
+
+        Args:
+            command: The command (normalised here).
+            signature: The scene's :func:`scene_signature`.
+            context_key: "" without session history, else the digest of the previous turn.
+        """
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_PLAN_COLUMNS} FROM plans WHERE command = ? AND scene_signature = ? "
+                "AND context_key = ? ORDER BY id DESC LIMIT 1",
+                (normalise_command(command), signature, context_key),
+            ).fetchone()
+        if row is None:
+            return None
+        keys = [c.strip() for c in _PLAN_COLUMNS.split(",")]
+        return PlanRecord.model_validate(dict(zip(keys, row, strict=True)))
+
+    def store_plan(
+        self,
+        command: str,
+        signature: str,
+        code: str,
+        check_code: str,
+        model_id: str,
+        *,
+        context_key: str = "",
+    ) -> int:
+        """Store a verified successful plan; returns its id (an identical one is not duplicated)."""
+        key = (normalise_command(command), signature, context_key)
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT id FROM plans WHERE command = ? AND scene_signature = ? AND "
+                "context_key = ? AND code = ? AND check_code = ?",
+                (*key, code, check_code),
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+            cur = conn.execute(
+                "INSERT INTO plans (command, scene_signature, context_key, code, check_code, "
+                "model_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*key, code, check_code, model_id, datetime.now(UTC).isoformat()),
+            )
+            new_id = cur.lastrowid
+        if new_id is None:
+            raise InternalError("sqlite returned no row id for an insert")
+        return int(new_id)
+
+    def record_plan_hit(self, plan_id: int) -> None:
+        """Count one reuse of a stored plan."""
+        with self._tx() as conn:
+            conn.execute("UPDATE plans SET hits = hits + 1 WHERE id = ?", (plan_id,))
+
+    def forget_plan(self, plan_id: int) -> None:
+        """Remove a stored plan (it failed when reused)."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM plans WHERE id = ?", (plan_id,))
+
+    def plans(self) -> list[PlanRecord]:
+        """Every stored plan, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_PLAN_COLUMNS} FROM plans ORDER BY id").fetchall()
+        keys = [c.strip() for c in _PLAN_COLUMNS.split(",")]
+        return [PlanRecord.model_validate(dict(zip(keys, r, strict=True))) for r in rows]
+
+    # -- function library (LLM planner) ----------------------------------------------------
+    def function(self, name: str) -> str | None:
+        """The stored definition of ``name``: learned functions first, then the seed helpers.
+
+        Returns:
+            The ``def`` source, or None when the library has no such function.
+        """
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT code FROM functions WHERE name = ?", (name,)
+            ).fetchone()
+        if row is not None:
+            return str(row[0])
+        return self.seed_helpers().get(name)
+
+    def seed_helpers(self) -> dict[str, str]:
+        """The shipped examples' helper functions (name -> source)."""
+        if self._helpers is None:
+            self._helpers = load_seed_helpers(self._seed_text)
+        return dict(self._helpers)
+
+    def store_function(self, name: str, code: str, model_id: str) -> None:
+        """Store (or replace) a function that was part of a verified successful program."""
+        now = datetime.now(UTC).isoformat()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO functions (name, code, model_id, uses, created_at, updated_at) "
+                "VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "uses = uses + 1, updated_at = excluded.updated_at, "
+                "code = excluded.code, model_id = excluded.model_id",
+                (name, code, model_id, now, now),
+            )
+
+    def functions(self) -> dict[str, str]:
+        """Every learned function (name -> source), by name."""
+        with self._lock:
+            rows = self._conn.execute("SELECT name, code FROM functions ORDER BY name").fetchall()
+        return {str(n): str(c) for n, c in rows}

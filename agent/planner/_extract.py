@@ -1,0 +1,242 @@
+"""Taking the policy and check programs out of a model's reply.
+
+Design decisions (the contract the prompts ask for and what happens when a reply breaks it):
+
+* The reply holds fenced blocks: the policy in ```python and the check in ```python check. A block
+  whose info string contains the word "check" is the check; one containing "policy" is the policy.
+  Untagged replies are read in order: the first Python block is the policy and the first later
+  one that calls ``verdict(`` is the check. Blocks in other languages (```json, ```text) are
+  ignored, and so is all prose: prose is never executed, whatever it says.
+* A missing check block is an error (:class:`ModelReplyError`), not a generic default: a default
+  that always passes would report success with no evidence, and one that always fails would waste
+  a run of the policy on the robot. Asking again costs one model call and no motion.
+* A truncated reply (``finish_reason`` "length" or an unterminated fence) and a block that does
+  not parse are errors too; their messages are the feedback the model gets on its next attempt.
+* Code is never judged here beyond parsing: a program that imports ``os`` leaves this module
+  unchanged and is refused by the sandbox's static checks, with their feedback.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from policywright.errors import ModelReplyError
+
+__all__ = [
+    "CodeBlock",
+    "ExtractedProgram",
+    "block_text",
+    "code_blocks",
+    "extract_function",
+    "extract_program",
+    "syntax_error",
+]
+
+_FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*?)[ \t]*$")
+_PYTHON_WORDS = frozenset({"python", "py", "python3", "py3"})
+_CHECK_WORDS = frozenset({"check", "verify", "verification"})
+_POLICY_WORDS = frozenset({"policy", "program", "plan"})
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """One fenced block of a reply.
+
+    Attributes:
+        info: The info string, lower-cased ("python check").
+        code: The block's text.
+        line: The reply line of the opening fence (1-based).
+    """
+
+    info: str
+    code: str
+    line: int
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The info string's words ("python-check" -> {"python", "check"})."""
+        return frozenset(w for w in re.split(r"[^a-z0-9]+", self.info) if w)
+
+    @property
+    def is_python(self) -> bool:
+        """Python, or untagged (models often omit the language), or tagged check/policy only."""
+        words = self.words
+        return not words or bool(words & _PYTHON_WORDS) or words <= (_CHECK_WORDS | _POLICY_WORDS)
+
+
+@dataclass(frozen=True)
+class ExtractedProgram:
+    """The two programs of a planner reply.
+
+    Attributes:
+        code: The policy program.
+        check_code: The check program.
+    """
+
+    code: str
+    check_code: str
+
+
+def code_blocks(text: str) -> list[CodeBlock]:
+    """The fenced blocks of ``text``, in order.
+
+    Args:
+        text: A model reply.
+
+    Returns:
+        The blocks (empty when there is none).
+
+    Raises:
+        ModelReplyError: A fence is opened and never closed ("truncated").
+    """
+    lines = text.split("\n")
+    blocks: list[CodeBlock] = []
+    i = 0
+    while i < len(lines):
+        m = _FENCE_OPEN.match(lines[i])
+        if m is None:
+            i += 1
+            continue
+        fence = m.group("fence")
+        close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        body: list[str] = []
+        j = i + 1
+        while j < len(lines) and not close.match(lines[j]):
+            body.append(lines[j])
+            j += 1
+        if j == len(lines):
+            raise ModelReplyError(
+                f"truncated reply: the code block opened at reply line {i + 1} is never closed; "
+                "reply again with complete, closed ``` blocks (keep the program shorter)"
+            )
+        blocks.append(
+            CodeBlock(info=m.group("info").strip().lower(), code="\n".join(body), line=i + 1)
+        )
+        i = j + 1
+    return blocks
+
+
+def syntax_error(code: str, what: str) -> str | None:
+    """A feedback line for a syntax error in ``code``, or None when it parses.
+
+    Args:
+        code: The program text.
+        what: What it is ("policy program", "check program", "function 'f'").
+
+    Returns:
+        e.g. "the policy program has a syntax error at line 3 ('for x in'): invalid syntax".
+    """
+    try:
+        ast.parse(code, mode="exec")
+    except SyntaxError as exc:
+        lineno = exc.lineno or 0
+        lines = code.split("\n")
+        text = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+        where = f" at line {lineno}" + (f" ({text!r})" if text else "")
+        return f"the {what} has a syntax error{where}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"the {what} cannot be parsed ({type(exc).__name__}); simplify it"
+    return None
+
+
+def _calls_verdict(code: str) -> bool:
+    return re.search(r"\bverdict\s*\(", code) is not None
+
+
+def extract_program(text: str, *, finish_reason: str = "stop") -> ExtractedProgram:
+    """Take the policy and check programs out of a planner reply.
+
+    Args:
+        text: The reply text.
+        finish_reason: The reply's finish reason ("length"/"max_tokens" = truncated).
+
+    Returns:
+        The two programs (both parse as Python).
+
+    Raises:
+        ModelReplyError: Truncated reply, no code block, no check block, a check that never
+            calls verdict, or a syntax error (the message names the line).
+    """
+    if finish_reason in ("length", "max_tokens"):
+        raise ModelReplyError(
+            "truncated reply: it hit the token limit before it ended; reply again with a "
+            "shorter program (helper functions you call but do not define are written for you)"
+        )
+    blocks = [b for b in code_blocks(text) if b.is_python and b.code.strip()]
+    if not blocks:
+        raise ModelReplyError(
+            "no code block in the reply: answer with a ```python block (the policy) and a "
+            "```python check block (the check ending in verdict(success, reason))"
+        )
+    check = next((b for b in blocks if b.words & _CHECK_WORDS), None)
+    policy = next((b for b in blocks if b.words & _POLICY_WORDS and b is not check), None)
+    if policy is None:
+        policy = next((b for b in blocks if b is not check), None)
+    if policy is None:
+        raise ModelReplyError(
+            "the reply has a check block but no policy block: put the policy program in a "
+            "```python block before the ```python check block"
+        )
+    if check is None:
+        later = [b for b in blocks if b.line > policy.line]
+        check = next((b for b in later if _calls_verdict(b.code)), None)
+    if check is None:
+        raise ModelReplyError(
+            "no check block in the reply: after the policy, add a ```python check block that "
+            "measures the result with read-only functions and ends with verdict(success, reason)"
+        )
+    for block, what in ((policy, "policy program"), (check, "check program")):
+        problem = syntax_error(block.code, what)
+        if problem is not None:
+            raise ModelReplyError(problem)
+    if not _calls_verdict(check.code):
+        raise ModelReplyError(
+            "the check program never calls verdict(success, reason); end it with exactly one call"
+        )
+    return ExtractedProgram(code=block_text(policy), check_code=block_text(check))
+
+
+def block_text(block: CodeBlock) -> str:
+    """The block's code with trailing whitespace trimmed and one final newline."""
+    return block.code.strip("\n").rstrip() + "\n"
+
+
+def extract_function(text: str, name: str, *, finish_reason: str = "stop") -> str:
+    """Take the definition of ``name`` out of a function-writer reply.
+
+    Args:
+        text: The reply text.
+        name: The function that was asked for.
+        finish_reason: The reply's finish reason.
+
+    Returns:
+        The code: only ``def`` statements, one of them defining ``name``.
+
+    Raises:
+        ModelReplyError: Truncated, no code, a syntax error, statements other than ``def`` at
+            the top level, or no ``def name``.
+    """
+    what = f"function {name!r}"
+    if finish_reason in ("length", "max_tokens"):
+        raise ModelReplyError(f"truncated reply while writing the {what}; write it shorter")
+    blocks = [b for b in code_blocks(text) if b.is_python and b.code.strip()]
+    if not blocks:
+        raise ModelReplyError(f"no code block in the reply that should define the {what}")
+    code = block_text(blocks[0])
+    problem = syntax_error(code, what)
+    if problem is not None:
+        raise ModelReplyError(problem)
+    tree = ast.parse(code)
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a stray docstring is harmless
+        if not isinstance(node, ast.FunctionDef):
+            raise ModelReplyError(
+                f"the reply for the {what} has a top-level statement at line {node.lineno} "
+                "that is not a def; it must hold only function definitions"
+            )
+    if not any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body):
+        raise ModelReplyError(f"the reply for the {what} does not define def {name}(...)")
+    return code
