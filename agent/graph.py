@@ -23,7 +23,7 @@ from langgraph.runtime import Runtime
 
 from policywright.agent._usage import UsageMeter
 from policywright.agent.host import RegistryHost
-from policywright.agent.planner import PlanContext, Planner, Program, SceneObject
+from policywright.agent.planner import PlanContext, Planner, Program, SceneObject, SessionTurn
 from policywright.agent.sandbox import Sandbox, check_program
 from policywright.agent.state import AttemptRecord, TaskState, VerdictRecord, add_usage
 from policywright.agent.verify import Verifier
@@ -131,17 +131,15 @@ def plan(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
 
 
 def _plan_context(state: TaskState, attempt: int) -> PlanContext:
-    previous = state.get("program", {}).get("code") if attempt > 1 else None
-    extra: dict[str, Any] = {}
-    if "previous_program" in PlanContext.model_fields:
-        extra["previous_program"] = previous
+    program = state.get("program", {}) if attempt > 1 else {}
     return PlanContext(
         command=state["command"],
         scene=[SceneObject.model_validate(o) for o in state.get("scene", [])],
         attempt=attempt,
         feedback=list(state.get("feedback", [])),
-        history=list(state.get("history", [])),
-        **extra,
+        history=[SessionTurn.model_validate(t) for t in state.get("history", [])],
+        previous_program=program.get("code"),
+        previous_check=program.get("check_code"),
     )
 
 

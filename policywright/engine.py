@@ -12,6 +12,7 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
+from policywright.agent._images import png_b64
 from policywright.agent._usage import UsageMeter
 from policywright.agent.graph import (
     EngineContext,
@@ -237,23 +238,50 @@ def _poses(world: World) -> dict[str, ObjectPose]:
     }
 
 
-def make_planner(name: str, config: EngineConfig, *, meter: UsageMeter | None = None) -> Planner:
+def make_planner(
+    name: str,
+    config: EngineConfig,
+    *,
+    meter: UsageMeter | None = None,
+    registry: Registry | None = None,
+    world: World | None = None,
+) -> Planner:
     """The planner for ``config``: the LLM planner when ``config.llm`` is set, else ``name``.
+
+    Args:
+        name: The planner when no model is configured ("offline").
+        config: Engine settings (``llm``, ``llm_settings``, ``plan_cache``, paths).
+        meter: Receives the usage of every model call.
+        registry: The primitives the planner's listing shows (default: all installed).
+        world: The world; a vision model also sees its overview camera.
 
     Raises:
         UnknownNameError: ``name`` is not a planner.
         ModelError: the model cannot be set up (missing key, unknown provider).
     """
     if config.llm:
+        from policywright.agent.listing import api_listing
         from policywright.agent.llm import make_chat_model
         from policywright.agent.planner import LLMPlanner
 
+        kind = world.kind if world is not None else "tabletop"
+        reg = (registry or default_registry()).for_world(kind)
         model = make_chat_model(config.llm, config.llm_settings)
+        render_image = None
+        if world is not None:
+            seen = world
+
+            def render_image() -> str | None:
+                return png_b64(seen.render(seen.cameras[0], 320, 240))
+
         return LLMPlanner(
             model,
             ProgramMemory(config.memory_path),
+            lambda mode: api_listing(reg, "check" if mode == "check" else "act"),
             usage_sink=(meter or UsageMeter()).add,
             plan_cache=config.plan_cache,
+            world_kind=kind,
+            render_image=render_image,
         )
     if name == "offline":
         return OfflinePlanner(ProgramMemory(config.memory_path))
@@ -296,7 +324,13 @@ class Engine:
         self.world = world
         self.meter = UsageMeter()
         self.registry = (registry or default_registry()).for_world(world.kind)
-        self.planner = planner or make_planner(self.config.planner, self.config, meter=self.meter)
+        self.planner = planner or make_planner(
+            self.config.planner,
+            self.config,
+            meter=self.meter,
+            registry=self.registry,
+            world=world,
+        )
         self._own_sandbox = sandbox is None
         self.sandbox = sandbox or Sandbox(self.config.sandbox)
         self.prim = PrimitiveContext(world=world, skills=self.config.skill_ids())

@@ -95,10 +95,12 @@ def test_both_needs_code_and_vlm_to_agree(tabletop, shared_sandbox, tmp_path):
 def test_malformed_vlm_reply_is_a_failed_verdict_not_a_crash(tabletop, shared_sandbox, tmp_path):
     from policywright.agent.verify import VLMVerifier
 
-    eng = _engine(tabletop, shared_sandbox, tmp_path, ScriptedPlanner([GOOD]), max_attempts=1)
+    planner = ScriptedPlanner([prog("say('done')\n")])
+    eng = _engine(tabletop, shared_sandbox, tmp_path, planner, max_attempts=1)
     eng.verifier = VLMVerifier(_vlm("Sure! It looks done."), tabletop, tmp_path / "f")
     result = eng.run("put the red block in the blue bowl")
     assert result.status == "failed"
+    assert result.verdict is not None, result.attempts
     assert "not a JSON verdict" in result.verdict["reason"]
     eng.close()
 
