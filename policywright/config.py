@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from policywright.agent.llm import LLMSettings
 from policywright.agent.sandbox import SandboxLimits
 from policywright.sim import SafetyLimits
 
@@ -70,7 +71,7 @@ class EngineConfig(BaseModel):
     #: The vision model for ``verify="vlm"|"both"``; defaults to ``llm``.
     vlm: str | None = None
     #: Timeouts, retries, keys, prices and the response cache of the model backends.
-    llm_settings: dict[str, Any] = Field(default_factory=dict)
+    llm_settings: LLMSettings = Field(default_factory=LLMSettings)
     #: Reuse a program that succeeded for the same command on an equivalent scene.
     plan_cache: bool = True
     #: Skill variant per family (e.g. ``skills.grasp = "grasp/learned-v1"``).
@@ -78,8 +79,8 @@ class EngineConfig(BaseModel):
 
     def with_response_cache(self, enabled: bool) -> EngineConfig:
         """A copy with the on-disk model response cache on (under the state folder) or off."""
-        settings = dict(self.llm_settings)
-        settings["cache_dir"] = str(self.state_dir / "llm-cache") if enabled else None
+        cache_dir = self.state_dir / "llm-cache" if enabled else None
+        settings = self.llm_settings.model_copy(update={"cache_dir": cache_dir})
         return self.model_copy(update={"llm_settings": settings})
 
     def skill_ids(self) -> dict[str, str]:
