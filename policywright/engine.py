@@ -222,7 +222,7 @@ def make_world(
 
         return FloorWorld(sample_floor(seed), gui=gui)
     if kind == "mobile":
-        from policywright.sim._mobile import MobileWorld, sample_mobile
+        from policywright.sim import MobileWorld, sample_mobile
 
         return MobileWorld(sample_mobile(seed), gui=gui)
     raise UnknownNameError("world", kind, list(WORLD_KINDS))

@@ -8,6 +8,7 @@ from policywright.sim._floor import (
     LandmarkSpec,
     sample_floor,
 )
+from policywright.sim._mobile import MobileSafety, MobileSpec, MobileWorld, sample_mobile
 from policywright.sim._perception import DetectedObject, ObjectPose
 from policywright.sim._protocol import World
 from policywright.sim._safety import Box, SafetyLimits
@@ -51,6 +52,9 @@ __all__ = [
     "FloorSpec",
     "FloorWorld",
     "LandmarkSpec",
+    "MobileSafety",
+    "MobileSpec",
+    "MobileWorld",
     "ObjectPose",
     "ObjectSpec",
     "PandaArm",
@@ -63,6 +67,7 @@ __all__ = [
     "nearest_side",
     "normalize_xy",
     "sample_floor",
+    "sample_mobile",
     "sample_scene",
     "save_gif",
 ]
