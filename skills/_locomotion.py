@@ -388,5 +388,6 @@ SKILL_INFOS: Final[tuple[SkillInfo, ...]] = (
         evaluate=lambda trials, seed: evaluate_locomotion(LEARNED_ID, trials, seed),
         train=_train,
         smoke=lambda: _smoke(LEARNED_ID),
+        weights=(WEIGHTS_PATH,),
     ),
 )
