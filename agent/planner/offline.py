@@ -178,6 +178,12 @@ class OfflinePlanner:
             PlannerCannotHandle: No stored template is similar enough, or none fits the slots.
         """
         command = ctx.command
+        if ctx.scene and not any(o.kind in ("block", "bowl") for o in ctx.scene):
+            raise PlannerCannotHandle(
+                "the offline planner knows tabletop tasks only (blocks and bowls); plan in this "
+                "world with a model: --llm openai:<model>, anthropic:<model>, "
+                "openai-compatible:<url>#<model> or hf:<path>"
+            )
         if not command.strip():
             raise EmptyCommandError("the command is empty; say what the robot should do")
         present = [o.name for o in ctx.scene]
@@ -247,5 +253,6 @@ class OfflinePlanner:
         known = "; ".join(f'"{c}"' for c in closest) or "nothing"
         return PlannerCannotHandle(
             f"I can't plan {shown!r} offline; closest I know: {known}; "
-            "use an LLM planner with --llm (later) or rephrase"
+            "rephrase it, or plan with a model (--llm openai:<model>, anthropic:<model>, "
+            "openai-compatible:<url>#<model> or hf:<path>)"
         )
