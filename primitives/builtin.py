@@ -9,6 +9,7 @@ simulator's poses.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 
@@ -296,7 +297,8 @@ def _pick_obj(ctx: PrimitiveContext, obj: str | list[float]) -> None:
         xyz = [float(v) for v in ctx.resolve(obj).position]
     ctx.tabletop.safety.check_pose(xyz)
     ctx.invalidate()
-    _check(_pick(ctx.tabletop, xyz, 0.0), f"pick({obj!r})")
+    skill_id = ctx.skill_id("grasp", "grasp/scripted-v1")
+    _check(_pick(ctx.tabletop, xyz, 0.0, skill_id=skill_id), f"pick({obj!r})")
 
 
 def _place_at(ctx: PrimitiveContext, target: str | list[float]) -> None:
@@ -358,27 +360,51 @@ def move_ee_to(ctx: PrimitiveContext, pos: XYZ) -> None:
 
 @primitive(category="action")
 def follow_path(
-    ctx: PrimitiveContext, points: Points, height: float = 0.1, speed: float = 0.2
+    ctx: PrimitiveContext,
+    points: Points,
+    height: float = 0.1,
+    speed: float = 0.2,
+    frame: Literal["table", "image"] = "table",
 ) -> float:
     """Move the end effector along a path of points, gripper pointing down.
 
     Args:
-        points: [x, y] points (at `height` above the table) or [x, y, z] points (world frame).
-        height: height above the table for [x, y] points, in metres.
+        points: with frame="table": [x, y] points (at `height` above the table) or [x, y, z]
+            points (world frame), tracked as straight segments. With frame="image": [u, v]
+            pixel coordinates in the 320x240 top camera image (u = column from the left edge,
+            0..319; v = row from the top edge, 0..239; the robot is at the bottom of the image,
+            its left on the image's left, the far side of the table at the top); each pixel is
+            mapped to the point `height` above the table that the camera sees there, and the
+            path is smoothed (corners rounded) before it is tracked.
+        height: height above the table for [x, y] and [u, v] points, in metres.
         speed: speed along the path in m/s.
+        frame: "table" (metres) or "image" (top camera pixels).
 
     Returns:
         The mean cross-track error of the tracked path, in metres.
     """
     if not (math.isfinite(height) and math.isfinite(speed)) or speed <= 0:
         raise PrimitiveError("follow_path(): height and speed must be finite, speed > 0")
-    xyz = [
-        [float(p[0]), float(p[1]), float(p[2]) if len(p) == 3 else TABLE_Z + height] for p in points
-    ]
-    ctx.tabletop.safety.check_speed(speed)
-    ctx.tabletop.safety.check_path(xyz)
-    ctx.invalidate()
-    result = _follow_path(ctx.tabletop, xyz, speed=speed)
+    skill_id = ctx.skill_id("path", "path/scripted-v1")
+    world = ctx.tabletop
+    world.safety.check_speed(speed)
+    if frame == "image":
+        if any(len(p) != 2 for p in points):
+            raise PrimitiveError('follow_path(frame="image"): points must be [u, v] pixels')
+        uvz = [[float(p[0]), float(p[1]), TABLE_Z + height] for p in points]
+        ctx.invalidate()
+        try:
+            result = _follow_path(world, uvz, speed=speed, frame="image", skill_id=skill_id)
+        except ValueError as exc:  # a pixel outside the image or off the table
+            raise PrimitiveError(f"follow_path(): {exc}") from None
+    else:
+        xyz = [
+            [float(p[0]), float(p[1]), float(p[2]) if len(p) == 3 else TABLE_Z + height]
+            for p in points
+        ]
+        world.safety.check_path(xyz)
+        ctx.invalidate()
+        result = _follow_path(world, xyz, speed=speed, skill_id=skill_id)
     _check(result, "follow_path()")
     return float(result.info.get("mean_error_m", 0.0))
 
