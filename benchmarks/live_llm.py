@@ -33,8 +33,10 @@ def run_live(
     state_dir: Path,
     max_attempts: int = 3,
     commands: dict[str, str] | None = None,
+    timeout_s: float = 900.0,
 ) -> list[dict[str, Any]]:
     """Run every command on every seed; return one row per run."""
+    from policywright.agent.llm import LLMSettings
     from policywright.config import EngineConfig
     from policywright.engine import Engine, scene_for_command
     from policywright.sim import TabletopWorld
@@ -48,6 +50,9 @@ def run_live(
                 max_attempts=max_attempts,
                 seed=seed,
                 plan_cache=False,  # measure the model, not the cache
+                # A small CPU model takes minutes on a long prompt; a retry after a client
+                # timeout would only queue a second copy behind the first on the server.
+                llm_settings=LLMSettings(timeout_s=timeout_s, max_retries=0),
             )
             spec = scene_for_command(command, seed=seed)
             t0 = time.perf_counter()
