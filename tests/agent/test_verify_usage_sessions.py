@@ -39,6 +39,18 @@ def test_parse_vlm_verdict(text, expected):
     assert parse_vlm_verdict(text) == expected
 
 
+@pytest.fixture(scope="module")
+def _start(tabletop, tmp_path_factory):
+    return tabletop.save_state(tmp_path_factory.mktemp("snap") / "start.bullet")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scene(request, _start):
+    # Each test starts from the same scene, whatever the previous one moved.
+    if "tabletop" in request.fixturenames:
+        request.getfixturevalue("tabletop").restore_state(_start)
+
+
 def _vlm(*replies: str) -> ScriptedChatModel:
     return ScriptedChatModel.of(*replies, vision=True)
 
