@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from policywright.sim._bullet import CameraSpec
 from policywright.sim._scene import BLOCK_SIZE, COLORS
+from policywright.sim._workspace import TABLE_Z
 
 __all__ = ["DetectedObject", "ObjectPose", "nearest_color"]
 
@@ -23,7 +23,7 @@ class DetectedObject(BaseModel):
 
     Attributes:
         name: The object's name (segmentation ids map to the bodies the world created).
-        kind: "block" or "bowl" on the tabletop; other worlds add their own kinds
+        kind: "block", "bowl" or "shape" on the tabletop; other worlds add their own kinds
             ("landmark", "shape", "table").
         color: The colour word nearest to the mean perceived pixel colour.
         position: Estimated centre (x, y, z), metres.
@@ -157,8 +157,29 @@ def bowl_estimate(pts: np.ndarray, rgb: np.ndarray, min_pixels: int) -> Estimate
     )
 
 
+# A shape whose lowest visible point is this close to the table is taken to rest on it.
+_SHAPE_ON_TABLE = 0.03
+
+
+def shape_estimate(pts: np.ndarray, rgb: np.ndarray, min_pixels: int) -> Estimate | None:
+    """Centre of an odd shape seen from above: mask centroid in xy, bbox middle in z.
+
+    A view from above sees only the upper surface; a shape whose visible points reach down
+    near the table is taken to rest on it, which gives its bottom.
+    """
+    if pts.shape[0] < min_pixels:
+        return None
+    lo = np.min(pts, axis=0)
+    hi = np.max(pts, axis=0)
+    if lo[2] - TABLE_Z < _SHAPE_ON_TABLE:
+        lo[2] = min(lo[2], TABLE_Z)
+    cx, cy = (float(v) for v in np.mean(pts[:, :2], axis=0))
+    cz = float((lo[2] + hi[2]) / 2)
+    return Estimate((cx, cy, cz), _bbox(lo, hi), nearest_color(rgb.mean(axis=0)))
+
+
 def detect_all(
-    objects: Mapping[int, tuple[str, Literal["block", "bowl"]]],
+    objects: Mapping[int, tuple[str, str]],
     top: View,
     front_factory: Callable[[], View],
     previous: Mapping[str, DetectedObject],
@@ -175,6 +196,8 @@ def detect_all(
             z_guess = float(np.max(pts[:, 2])) if n_top else 0.0
             min_face = 0.35 * expected_face_pixels(top.cam, w, h, z_guess)
             est = block_from_top(pts, rgb, min_face)
+        elif kind == "shape":
+            est = shape_estimate(pts, rgb, 20)
         else:
             est = bowl_estimate(pts, rgb, 40)
         n_front = 0
@@ -188,6 +211,8 @@ def detect_all(
                 if est is None and n_top >= 5:
                     # A sliver from above is better than nothing.
                     est = block_from_top(pts, rgb, 1)
+            elif kind == "shape":
+                est = shape_estimate(fpts, frgb, 12) or shape_estimate(pts, rgb, 5)
             else:
                 est = bowl_estimate(fpts, frgb, 20) or bowl_estimate(pts, rgb, 5)
         if est is not None:

@@ -47,7 +47,7 @@ BLOCK_SIZE: Final[float] = 0.04
 #: Outer radius of a bowl (metres).
 BOWL_RADIUS: Final[float] = 0.075
 
-Kind = Literal["block", "bowl"]
+Kind = Literal["block", "bowl", "shape"]
 
 # Clearances between object centres when sampling; bowls need room for the fingers around them.
 _MIN_BLOCK_BLOCK: Final[float] = 0.08
@@ -73,11 +73,13 @@ class ObjectSpec(BaseModel):
 
     Attributes:
         name: ``"<colour> <kind>"``, unique in the scene.
-        kind: ``"block"`` (4 cm cube, graspable) or ``"bowl"`` (static).
+        kind: ``"block"`` (4 cm cube, graspable), ``"bowl"`` (static) or ``"shape"`` (an odd
+            graspable object from ``pybullet_data/random_urdfs``, see ``policywright.sim._shapes``).
         color: One of :data:`COLORS`.
         position: World xy of the object's centre, inside the workspace; None lets the world
             builder refuse (a scene must be placed before it is built, see :func:`sample_scene`).
         yaw: Rotation about z (radians).
+        urdf: For kind ``"shape"`` only (and required there): the ``random_urdfs`` index 0..999.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -87,6 +89,7 @@ class ObjectSpec(BaseModel):
     color: str
     position: tuple[float, float] | None = None
     yaw: float = 0.0
+    urdf: int | None = None
 
     @field_validator("color")
     @classmethod
@@ -105,6 +108,10 @@ class ObjectSpec(BaseModel):
         expected = f"{self.color} {self.kind}"
         if self.name != expected:
             raise ValueError(f"object name {self.name!r} must be {expected!r} (colour + kind)")
+        if (self.kind == "shape") != (self.urdf is not None):
+            raise ValueError(f"{self.name}: 'urdf' (a random_urdfs index) is set for shapes only")
+        if self.urdf is not None and not 0 <= self.urdf < 1000:
+            raise ValueError(f"{self.name}: urdf index must be in 0..999, got {self.urdf}")
         if self.position is not None:
             x, y = self.position
             x0, y0, x1, y1 = WORKSPACE

@@ -30,7 +30,8 @@ from policywright.sim._bullet import (
 )
 from policywright.sim._perception import DetectedObject, ObjectPose, View, detect_all
 from policywright.sim._safety import SafetyLimits
-from policywright.sim._scene import COLORS, SceneSpec
+from policywright.sim._scene import COLORS, Kind, SceneSpec
+from policywright.sim._shapes import make_shape
 from policywright.sim._workspace import TABLE_Z
 
 __all__ = ["PHYSICS_HZ", "CameraName", "TabletopWorld", "save_gif"]
@@ -42,6 +43,8 @@ PHYSICS_HZ: Final[int] = 240
 CameraName = Literal["top", "front"]
 _DETECT_SIZE: Final = (320, 240)
 _SETTLE_STEPS: Final = 60
+# Odd shapes may rock or roll onto a stable face: they get a longer settle (1 s more).
+_SHAPE_SETTLE_STEPS: Final = 240
 
 
 def save_gif(frames: list[np.ndarray], path: str | Path, fps: float = 10.0) -> Path:
@@ -108,7 +111,7 @@ class TabletopWorld:
             self._c: Any = bullet_client.BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
         self._closed = False
         self.spec = spec
-        self._bodies: dict[int, tuple[str, Literal["block", "bowl"]]] = {}
+        self._bodies: dict[int, tuple[str, Kind]] = {}
         self._names: dict[str, int] = {}
         self._steps = 0
         self._last_detect: dict[str, DetectedObject] = {}
@@ -141,6 +144,9 @@ class TabletopWorld:
             rgb = COLORS[obj.color]
             if obj.kind == "block":
                 body = make_block(c, obj.position, obj.yaw, rgb)
+            elif obj.kind == "shape":
+                assert obj.urdf is not None  # ObjectSpec guarantees it for shapes
+                body = make_shape(c, obj.urdf, obj.position, obj.yaw, rgb)
             else:
                 body = make_bowl(c, obj.position, rgb)
             self._bodies[body] = (obj.name, obj.kind)
@@ -148,7 +154,10 @@ class TabletopWorld:
         self.arm = PandaArm(c, panda, self.safety, self._object_names)
         self.arm.setup_gripper()
         self.arm.reset_home()
-        for _ in range(_SETTLE_STEPS):
+        settle = _SETTLE_STEPS
+        if any(o.kind == "shape" for o in spec.objects):
+            settle += _SHAPE_SETTLE_STEPS
+        for _ in range(settle):
             c.stepSimulation()
         self._steps = 0
         self._last_detect = {}
@@ -303,6 +312,25 @@ class TabletopWorld:
         )
         self._last_detect = dict(result)
         return result
+
+    def object_points(self, name: str, camera: CameraName = "top") -> np.ndarray:
+        """World points of the pixels a camera sees of one object (segmentation + depth).
+
+        This is perception (what a grasp planner may use), not a pose read.
+
+        Args:
+            name: The object.
+            camera: Which camera.
+
+        Returns:
+            (N, 3) points; N is 0 when the object is not visible.
+
+        Raises:
+            KeyError: No such object.
+        """
+        body = self._names[name]
+        pts, _ = self._view(camera).points(body)
+        return pts
 
     def true_poses(self) -> dict[str, ObjectPose]:
         """Ground-truth object poses (for reports and tests only; programs never see these)."""
