@@ -67,7 +67,7 @@ def release_height(world: TabletopWorld, xy: Sequence[float] | np.ndarray) -> fl
         if name == held:
             continue
         x0, y0, z0, x1, y1, z1 = det.bbox
-        if det.kind == "block":
+        if det.kind in ("block", "shape"):
             inside = (
                 x0 - _FOOTPRINT_MARGIN <= x <= x1 + _FOOTPRINT_MARGIN
                 and y0 - _FOOTPRINT_MARGIN <= y <= y1 + _FOOTPRINT_MARGIN
