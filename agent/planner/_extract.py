@@ -145,12 +145,16 @@ def _calls_verdict(code: str) -> bool:
     return re.search(r"\bverdict\s*\(", code) is not None
 
 
-def extract_program(text: str, *, finish_reason: str = "stop") -> ExtractedProgram:
+def extract_program(
+    text: str, *, finish_reason: str = "stop", fallback_check: str | None = None
+) -> ExtractedProgram:
     """Take the policy and check programs out of a planner reply.
 
     Args:
         text: The reply text.
         finish_reason: The reply's finish reason ("length"/"max_tokens" = truncated).
+        fallback_check: A verified check for this very command (from a program-memory
+            template), used when the reply has a policy but no check block.
 
     Returns:
         The two programs (both parse as Python).
@@ -182,6 +186,11 @@ def extract_program(text: str, *, finish_reason: str = "stop") -> ExtractedProgr
     if check is None:
         later = [b for b in blocks if b.line > policy.line]
         check = next((b for b in later if _calls_verdict(b.code)), None)
+    if check is None and fallback_check is not None:
+        problem = syntax_error(policy.code, "policy program")
+        if problem is not None:
+            raise ModelReplyError(problem)
+        return ExtractedProgram(code=block_text(policy), check_code=fallback_check)
     if check is None:
         raise ModelReplyError(
             "no check block in the reply: after the policy, add a ```python check block that "

@@ -351,7 +351,13 @@ class LLMPlanner:
         listings = self._listings()
         request = self._request(ctx, listings)
         reply = self._chat(request)
-        extracted = extract_program(reply.text, finish_reason=reply.finish_reason)
+        fallback = self._memory_check(ctx)
+        extracted = extract_program(
+            reply.text,
+            finish_reason=reply.finish_reason,
+            fallback_check=fallback[1] if fallback else None,
+        )
+        check_source = fallback[0] if fallback and extracted.check_code == fallback[1] else None
         # Remembered before code generation, so a repair after a refused helper shows it.
         self._remember(ctx, extracted.code, extracted.check_code)
 
@@ -376,13 +382,27 @@ class LLMPlanner:
             write=write_function,
             max_depth=self.max_function_depth,
         )
-        program = Program(
-            code=policy.code,
-            check_code=check.code,
-            provenance=self._provenance(ctx, request.purpose, policy, check),
-        )
+        provenance = self._provenance(ctx, request.purpose, policy, check)
+        if check_source:
+            provenance += f" check={check_source}"
+        program = Program(code=policy.code, check_code=check.code, provenance=provenance)
         self._remember(ctx, program.code, program.check_code)
         return program
+
+    def _memory_check(self, ctx: PlanContext) -> tuple[str, str] | None:
+        """A verified check for this command from program memory's templates, if one fits.
+
+        A small model often writes a good policy and forgets the check block; when the
+        command matches a stored task family, that family's check (filled for this command and
+        scene) verifies the policy instead of spending an attempt on asking again.
+        """
+        from policywright.agent.planner.offline import OfflinePlanner
+
+        try:
+            template = OfflinePlanner(self.memory).write(ctx)
+        except Exception:  # no template fits: the model must write the check itself
+            return None
+        return template.provenance.split(" ")[0], template.check_code
 
     def _remember(
         self, ctx: PlanContext, code: str, check_code: str, *, plan_id: int | None = None

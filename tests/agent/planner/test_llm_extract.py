@@ -96,3 +96,22 @@ def test_extract_function() -> None:
         extract_function("def f(): pass", "f")
     with pytest.raises(ModelReplyError, match="truncated"):
         extract_function("```python\ndef f():\n", "f")
+
+
+def test_missing_check_uses_a_verified_memory_template_when_the_command_fits():
+    from policywright.agent.llm import ScriptedChatModel
+    from policywright.agent.planner import LLMPlanner, PlanContext, ProgramMemory, SceneObject
+
+    scene = [
+        SceneObject(name="red block", kind="block", color="red", position=(0.5, 0.0, 0.645)),
+        SceneObject(name="blue bowl", kind="bowl", color="blue", position=(0.6, 0.1, 0.63)),
+    ]
+    policy_only = "```python\nput_first_on_second('red block', 'blue bowl')\n```"
+    planner = LLMPlanner(ScriptedChatModel.of(policy_only, policy_only), ProgramMemory(":memory:"))
+    program = planner.write(PlanContext(command="put the red block in the blue bowl", scene=scene))
+    assert "check=offline:memory#" in program.provenance
+    assert "verdict(is_on(block, bowl)" in program.check_code
+    assert "bowl = 'blue bowl'" in program.check_code
+    # A command no template fits still needs the model's own check.
+    with pytest.raises(ModelReplyError, match="no check block"):
+        planner.write(PlanContext(command="wiggle the red block around the blue bowl", scene=scene))

@@ -87,8 +87,10 @@ def test_bad_replies_raise_model_reply_error(
     ctx: PlanContext, bad: str | ChatReply, message: str
 ) -> None:
     planner, model, _ = make(bad)
+    # A command no memory template fits: a missing check is not filled in from memory.
+    odd = ctx.model_copy(update={"command": "wiggle the red block around the blue bowl"})
     with pytest.raises(ModelReplyError, match=message):
-        planner.write(ctx)
+        planner.write(odd)
     assert len(model.requests) == 1  # no hidden retry: each write is one attempt
 
 
