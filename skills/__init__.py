@@ -13,8 +13,11 @@ from policywright.skills._base import (
 )
 from policywright.skills._builtin_infos import grasp_trials, path_trials
 from policywright.skills._check import KNOWN_FAMILIES, KNOWN_WORLDS, SkillCheckError, check_skill
+from policywright.skills._grasp_learned import LearnedGraspSkill, evaluate_grasp
 from policywright.skills._helpers import follow_path, go_home, move_ee, pick, place, release_height
 from policywright.skills._info import SkillEvalReport, SkillInfo
+from policywright.skills._locomotion import LocomotionSkill, evaluate_locomotion
+from policywright.skills._path_learned import LearnedPathSkill, evaluate_path
 from policywright.skills._registry import (
     SKILLS,
     BrokenEntryPoint,
@@ -42,6 +45,9 @@ __all__ = [
     "ArmAction",
     "ArmObservation",
     "BrokenEntryPoint",
+    "LearnedGraspSkill",
+    "LearnedPathSkill",
+    "LocomotionSkill",
     "MoveGoal",
     "MoveSkill",
     "PathGoal",
@@ -59,6 +65,9 @@ __all__ = [
     "SkillStatus",
     "check_skill",
     "default_skill_registry",
+    "evaluate_grasp",
+    "evaluate_locomotion",
+    "evaluate_path",
     "follow_path",
     "get_skill",
     "go_home",

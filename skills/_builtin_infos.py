@@ -257,11 +257,17 @@ def _smoke_move() -> dict[str, Any]:
 
 
 def _eval_grasp(trials: int, seed: int) -> SkillEvalReport:
-    return grasp_trials(PickSkill, PickSkill.id, trials, seed)
+    # The same seeded trials as every other grasp variant (held-out shapes and blocks).
+    from policywright.skills._grasp_learned import evaluate_grasp
+
+    return evaluate_grasp(PickSkill.id, trials, seed)
 
 
 def _eval_path(trials: int, seed: int) -> SkillEvalReport:
-    return path_trials(PathSkill, PathSkill.id, trials, seed)
+    # The same seeded image-frame paths as every other path variant.
+    from policywright.skills._path_learned import evaluate_path
+
+    return evaluate_path(PathSkill.id, trials, seed)
 
 
 #: The built-in scripted arm skills (entry point ``policywright.skills``: ``builtin``).

@@ -352,7 +352,11 @@ def _skill_runner(skill_id: str) -> Any:
     if skill_id == LEARNED_GRASP_ID:
         model = GraspModel()  # load the weights once per evaluation
         return lambda: LearnedGraspSkill(model=model)
-    raise ValueError(f"evaluate_grasp knows {SCRIPTED_GRASP_ID!r} and {LEARNED_GRASP_ID!r}")
+    from policywright.skills._registry import SkillRegistry
+
+    registry = SkillRegistry.from_entry_points()  # fresh: plugins installed since
+    registry.get(skill_id)  # unknown id: UnknownNameError with close matches
+    return lambda: registry.create(skill_id)
 
 
 def evaluate_grasp(skill_id: str, trials: int = 50, seed: int = 0) -> SkillEvalReport:

@@ -281,9 +281,14 @@ def evaluate_path(
         def make() -> LearnedPathSkill:
             return LearnedPathSkill(mlp_path)
     else:
-        raise ValueError(
-            f"evaluate_path() knows path/scripted-v1 and path/learned-v1, not {skill_id}"
-        )
+        from policywright.skills._registry import SkillRegistry
+
+        registry = SkillRegistry.from_entry_points()  # fresh: plugins installed since
+        registry.get(skill_id)  # unknown id: UnknownNameError with close matches
+
+        def make() -> Any:
+            return registry.create(skill_id)
+
     rng = np.random.default_rng(seed)
     means: list[float] = []
     maxes: list[float] = []

@@ -21,7 +21,7 @@ from policywright.skills import (
     SkillEvalReport,
     SkillInfo,
     SkillResult,
-    grasp_trials,
+    evaluate_grasp,
     run_skill,
 )
 
@@ -122,7 +122,7 @@ class CautiousGrasp:
 
 def _evaluate(trials: int, seed: int) -> SkillEvalReport:
     # The same seeded pick-and-place trials as grasp/scripted-v1, so the two compare fairly.
-    return grasp_trials(CautiousGrasp, CautiousGrasp.id, trials, seed)
+    return evaluate_grasp(CautiousGrasp.id, trials, seed)
 
 
 def _smoke() -> dict[str, Any]:
