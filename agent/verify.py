@@ -64,11 +64,28 @@ class CodeVerifier:
     name: str = "code"
 
     def verify(self, command: str, program: Program, *, label: str = "") -> VerdictRecord:
-        """Run ``program.check_code`` and return the single verdict it reports."""
+        """Run ``program.check_code`` and return the single verdict it reports.
+
+        When the check itself breaks (it raises, or does not call ``verdict`` exactly once) and
+        the program carries a verified ``fallback_check`` from program memory, that check
+        decides instead, and the reason says so.
+        """
+        verdict, broken = self._run(program.check_code)
+        if broken and program.fallback_check:
+            second, second_broken = self._run(program.fallback_check)
+            if not second_broken:
+                second["reason"] = (
+                    f"{second['reason']} (verified by the program-memory check, because the "
+                    f"planner's own check broke: {verdict['reason']})"
+                )
+                return second
+        return verdict
+
+    def _run(self, code: str) -> tuple[VerdictRecord, bool]:
         self.ctx.invalidate()
         self.ctx.verdicts.clear()
         host = RegistryHost(self.registry, self.ctx, mode="check")
-        report = self.sandbox.run(program.check_code, host)
+        report = self.sandbox.run(code, host)
         if report.status != "ok":
             where = f" (line {report.line})" if report.line else ""
             return VerdictRecord(
@@ -76,16 +93,16 @@ class CodeVerifier:
                 reason=f"the check program did not finish: {report.status}{where}: "
                 f"{report.message}",
                 source=self.name,
-            )
+            ), True
         if len(self.ctx.verdicts) != 1:
             return VerdictRecord(
                 success=False,
                 reason="the check program must call verdict(success, reason) exactly once; "
                 f"it called it {len(self.ctx.verdicts)} times",
                 source=self.name,
-            )
+            ), True
         success, reason = self.ctx.verdicts[0]
-        return VerdictRecord(success=bool(success), reason=reason, source=self.name)
+        return VerdictRecord(success=bool(success), reason=reason, source=self.name), False
 
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)

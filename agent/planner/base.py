@@ -91,6 +91,8 @@ class Program(BaseModel):
         provenance: Where the program came from, e.g. "offline:memory#7 score=0.91".
         family: The task family (e.g. "stack_all"), when known.
         slots: The slot values that were filled in (slot name -> value).
+        fallback_check: A verified check for this command from program memory, run when
+            ``check_code`` itself breaks (raises, or never calls ``verdict``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -100,6 +102,7 @@ class Program(BaseModel):
     provenance: str
     family: str | None = None
     slots: dict[str, str] = Field(default_factory=dict)
+    fallback_check: str | None = None
 
 
 class Planner(Protocol):

@@ -385,7 +385,12 @@ class LLMPlanner:
         provenance = self._provenance(ctx, request.purpose, policy, check)
         if check_source:
             provenance += f" check={check_source}"
-        program = Program(code=policy.code, check_code=check.code, provenance=provenance)
+        program = Program(
+            code=policy.code,
+            check_code=check.code,
+            provenance=provenance,
+            fallback_check=fallback[1] if fallback and not check_source else None,
+        )
         self._remember(ctx, program.code, program.check_code)
         return program
 

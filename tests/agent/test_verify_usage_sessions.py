@@ -196,3 +196,25 @@ def test_scripted_reply_object_passthrough():
     reply = ChatReply(text="ok", finish_reason="length")
     model = ScriptedChatModel.of(reply)
     assert model.chat(ChatRequest(messages=())).truncated
+
+
+@pytest.mark.sim
+def test_broken_check_falls_back_to_the_memory_check(tabletop, shared_sandbox, tmp_path):
+    from policywright.agent.planner import Program
+
+    program = Program(
+        code='put_first_on_second("red block", "blue bowl")\n',
+        check_code="if False:\n    verdict(True, 'never')\n",
+        provenance="scripted",
+        fallback_check='verdict(is_on("red block", "blue bowl"), "in the bowl (memory check)")\n',
+    )
+    eng = _engine(tabletop, shared_sandbox, tmp_path, ScriptedPlanner([program]), max_attempts=1)
+    result = eng.run("put the red block in the blue bowl")
+    assert result.status == "succeeded", result.reason
+    assert "program-memory check" in result.verdict["reason"]
+    assert "called it 0 times" in result.verdict["reason"]
+    # A check that runs and says no is not overridden.
+    program2 = program.model_copy(update={"check_code": "verdict(False, 'not there')\n"})
+    eng.planner = ScriptedPlanner([program2])
+    assert eng.run("put the red block in the blue bowl").status == "failed"
+    eng.close()
