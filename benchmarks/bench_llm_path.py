@@ -4,8 +4,8 @@
 
 The LLM planner runs against a scripted chat model that answers instantly, so what is measured
 is the engine's own path: observe (cameras), prompt rendering and retrieval, reply extraction,
-static checks, sandbox start and the first primitive call (a cheap ``get_obj_names()``, whose
-event is emitted when it returns). The offline planner is
+static checks, sandbox start, up to the moment the first primitive call starts (its event is
+sent when it returns, with its duration). The offline planner is
 measured in the same run for comparison (its path has no prompt).
 """
 
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 REPLY = """```python
-names = get_obj_names()
 put_first_on_second('red block', 'blue bowl')
 ```
 ```python check
@@ -36,7 +35,8 @@ def _first_call_ms(engine: Any, command: str, snapshot: Path) -> float:
 
     def on_event(event: dict[str, Any]) -> None:
         if event.get("event") == "call" and not first:
-            first.append(time.perf_counter())
+            # The event is sent when the call returns: its start is that minus its duration.
+            first.append(time.perf_counter() - float(event.get("duration_s", 0.0)))
 
     result = engine.run(command, on_event=on_event)
     if not first:

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench_graph.py", ["--loops", "2"], "SqliteSaver"),
         ("bench_sandbox.py", [], "warm start per run"),
         ("bench_sim.py", ["--repeats", "1"], "sim / wall ratio"),
+        ("bench_prompts.py", ["--repeats", "1"], "planner prompt: median"),
+        ("bench_llm_path.py", ["--runs", "1"], "llm / offline"),
     ],
 )
 def test_benchmark_script_runs(script, args, expect):
