@@ -86,7 +86,7 @@ class FakeVerifier:
     name: str = "fake"
     calls: int = 0
 
-    def verify(self, command: str, program: Program) -> dict[str, Any]:
+    def verify(self, command: str, program: Program, *, label: str = "") -> dict[str, Any]:
         self.calls += 1
         ok = self.calls > self.fail_first
         return {"success": ok, "reason": "fake", "source": "fake"}
