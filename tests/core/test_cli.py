@@ -163,3 +163,66 @@ def test_unwritable_state_dir_exit_2(monkeypatch, capsys, tmp_path):
         monkeypatch, capsys, "run", "stack all the blocks", "--state-dir", str(blocker / "sub")
     )
     assert code == 2 and "state folder" in err
+
+
+@pytest.mark.sim
+def test_llm_without_key_is_a_user_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code, _, err = run_cli(
+        monkeypatch,
+        capsys,
+        "run",
+        "stack the blocks",
+        "--llm",
+        "openai:gpt-4o",
+        "--state-dir",
+        str(tmp_path),
+    )
+    assert code == 2
+    assert "OPENAI_API_KEY" in err
+
+
+def test_unknown_provider_and_world_suggest(monkeypatch, capsys, tmp_path):
+    code, _, err = run_cli(
+        monkeypatch, capsys, "run", "x", "--llm", "opnai:gpt-4o", "--state-dir", str(tmp_path)
+    )
+    assert code == 2 and "did you mean 'openai'" in err
+    code, _, err = run_cli(monkeypatch, capsys, "primitives", "--world", "flor")
+    assert code == 2 and "did you mean 'floor'" in err
+
+
+def test_primitives_per_world(monkeypatch, capsys):
+    code, out, _ = run_cli(monkeypatch, capsys, "primitives", "--world", "floor")
+    assert code == 0 and "walk(forward_m: float" in out and "put_first_on_second" not in out
+    code, out, _ = run_cli(monkeypatch, capsys, "primitives", "--world", "mobile")
+    assert code == 0 and "drive_to_place(" in out and "say(" in out
+
+
+@pytest.mark.sim
+def test_config_file_and_usage_in_json(monkeypatch, capsys, tmp_path):
+    cfg = tmp_path / "pw.toml"
+    cfg.write_text('max_attempts = 2\nverify = "code"\n')
+    code, out, _ = run_cli(
+        monkeypatch,
+        capsys,
+        "run",
+        "put the red block in the blue bowl",
+        "--json",
+        "--config",
+        str(cfg),
+        "--state-dir",
+        str(tmp_path),
+        "--session",
+        "demo",
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["session"] == "demo" and result["thread_id"] == "demo-1"
+    assert result["usage"]["llm_calls"] == 0 and result["usage"]["plan_cache_hits"] == 0
+
+
+def test_bad_config_file_is_a_user_error(monkeypatch, capsys, tmp_path):
+    cfg = tmp_path / "pw.toml"
+    cfg.write_text("max_attempts = 0\n")
+    code, _, err = run_cli(monkeypatch, capsys, "run", "x", "--config", str(cfg))
+    assert code == 2 and "max_attempts" in err
