@@ -211,7 +211,7 @@ class LLMPlanner:
             listing=ls.act,
             check_names=sorted(ls.check_names),
             check_only=list(ls.check_only),
-            helpers=[_signature(src) for src in self.memory.seed_helpers().values()],
+            helpers=self._helper_signatures(),
             world_kind=self.world_kind,
         )
 
@@ -409,6 +409,14 @@ class LLMPlanner:
             return None
         return template.provenance.split(" ")[0], template.check_code
 
+    def _helper_signatures(self) -> list[str]:
+        """Shipped helpers, then functions learned from verified programs (offered to reuse)."""
+        seed = self.memory.seed_helpers()
+        learned = [src for name, src in self.memory.functions().items() if name not in seed][
+            :MAX_LEARNED_FUNCTIONS_IN_PROMPT
+        ]
+        return [_signature(src) for src in [*seed.values(), *learned]]
+
     def _remember(
         self, ctx: PlanContext, code: str, check_code: str, *, plan_id: int | None = None
     ) -> None:
@@ -542,6 +550,10 @@ def _concrete(entry: MemoryEntry, helpers: Collection[str]) -> dict[str, str] | 
         logger.debug("example %d skipped: %s", entry.id, exc)
         return None
     return {"command": command, "code": code, "check": check, "family": entry.family}
+
+
+#: How many learned functions the system prompt offers (the newest names, by name order).
+MAX_LEARNED_FUNCTIONS_IN_PROMPT = 20
 
 
 def _signature(source: str) -> str:

@@ -115,3 +115,18 @@ def test_missing_check_uses_a_verified_memory_template_when_the_command_fits():
     # A command no template fits still needs the model's own check.
     with pytest.raises(ModelReplyError, match="no check block"):
         planner.write(PlanContext(command="wiggle the red block around the blue bowl", scene=scene))
+
+
+def test_learned_functions_are_offered_to_later_prompts():
+    from policywright.agent.llm import ScriptedChatModel
+    from policywright.agent.planner import LLMPlanner, PlanContext, ProgramMemory
+
+    memory = ProgramMemory(":memory:")
+    memory.store_function(
+        "move_block_into_bowl",
+        "def move_block_into_bowl(block, bowl):\n    put_first_on_second(block, bowl)\n",
+        "scripted:fake",
+    )
+    planner = LLMPlanner(ScriptedChatModel.of(), memory)
+    system = planner.request(PlanContext(command="stack the blocks", scene=[])).messages[0]
+    assert "move_block_into_bowl(block, bowl)" in system.plain_text()
