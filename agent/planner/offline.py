@@ -178,7 +178,8 @@ class OfflinePlanner:
             PlannerCannotHandle: No stored template is similar enough, or none fits the slots.
         """
         command = ctx.command
-        if ctx.scene and not any(o.kind in ("block", "bowl") for o in ctx.scene):
+        kinds = {o.kind for o in ctx.scene}
+        if kinds and not kinds <= {"block", "bowl", "shape"}:
             raise PlannerCannotHandle(
                 "the offline planner knows tabletop tasks only (blocks and bowls); plan in this "
                 "world with a model: --llm openai:<model>, anthropic:<model>, "
