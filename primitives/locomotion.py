@@ -10,7 +10,6 @@ robot touched something or could not arrive in time (it then stands still, uprig
 stopped). A fall raises an error instead: the program cannot continue, the world must be reset.
 """
 
-# ruff: noqa: D417  (ctx is injected, never documented; as primitives/builtin.py in pyproject)
 from __future__ import annotations
 
 import math

@@ -51,9 +51,8 @@ def _xy_dist(world: TabletopWorld, a: str, b: str) -> float:
 
 
 def test_registry() -> None:
-    assert {"grasp/scripted-v1", "place/scripted-v1", "path/scripted-v1", "move/scripted-v1"} <= set(
-        SKILLS
-    )
+    ids = {"grasp/scripted-v1", "place/scripted-v1", "path/scripted-v1", "move/scripted-v1"}
+    assert ids <= set(SKILLS)
     skill = get_skill("grasp/scripted-v1")
     assert isinstance(skill, PickSkill) and isinstance(skill, Skill)
     assert get_skill("grasp/scripted-v1") is not skill  # fresh instance each time
