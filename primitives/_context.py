@@ -36,6 +36,9 @@ class PrimitiveContext:
     skills: Mapping[str, str] = field(default_factory=dict)
     say_sink: Callable[[str], None] = field(default=lambda msg: logger.info("robot says: %s", msg))
     verdicts: list[tuple[bool, str]] = field(default_factory=list)
+    #: Detections from just before the current pick (None when nothing is held by a pick):
+    #: a held object hides part of the scene, so placing resolves targets from this view.
+    before_pick: dict[str, DetectedObject] | None = None
     _detections: dict[str, DetectedObject] | None = field(default=None, repr=False)
 
     @property

@@ -60,6 +60,7 @@ def safe_stop(ctx: PrimitiveContext) -> str:
         except SafetyViolation as exc:
             done.append(f"could not go home: {exc}")
     ctx.invalidate()
+    ctx.before_pick = None
     if done:
         logger.info("safe stop: %s", "; ".join(done))
     return "; ".join(done)
