@@ -145,6 +145,90 @@ def _calls_verdict(code: str) -> bool:
     return re.search(r"\bverdict\s*\(", code) is not None
 
 
+def _only_definitions(tree: ast.Module) -> list[ast.FunctionDef] | None:
+    """The top-level functions, if the module is nothing but definitions (and docstrings)."""
+    defs: list[ast.FunctionDef] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            defs.append(node)
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a docstring or a stray string
+        elif isinstance(node, ast.Pass):
+            continue
+        else:
+            return None
+    return defs
+
+
+def _zero_arg(fn: ast.FunctionDef) -> bool:
+    a = fn.args
+    return not (a.posonlyargs or a.vararg or a.kwonlyargs or a.kwarg) and len(a.defaults) >= len(
+        a.args
+    )
+
+
+def _called_names(tree: ast.Module) -> set[str]:
+    return {
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+
+
+def _entry_point(code: str, prefer: frozenset[str]) -> str | None:
+    """The one zero-argument function a definitions-only program never calls, if any.
+
+    Small models often wrap the program in ``def main(): ...`` and stop there; calling that
+    function is the evident intent. With several candidates, one whose name holds a word of
+    ``prefer`` wins; otherwise there is no single entry point.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    defs = _only_definitions(tree)
+    if not defs:
+        return None
+    called = _called_names(tree)
+    candidates = [f.name for f in defs if _zero_arg(f) and f.name not in called]
+    if len(candidates) > 1:
+        candidates = [c for c in candidates if set(c.lower().split("_")) & prefer]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _with_call(code: str, name: str) -> str:
+    return code.rstrip() + f"\n\n{name}()\n"
+
+
+def _split_policy_and_check(code: str) -> tuple[str, str] | None:
+    """One block defining a policy function and a check function -> two programs.
+
+    Each program keeps every other definition (helpers) and ends by calling its function.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    defs = _only_definitions(tree)
+    if not defs:
+        return None
+    called = _called_names(tree)
+    entries = [f for f in defs if _zero_arg(f) and f.name not in called]
+    checks = [f for f in entries if set(f.name.lower().split("_")) & _CHECK_WORDS]
+    policies = [f for f in entries if f not in checks]
+    if len(checks) != 1 or len(policies) != 1:
+        return None
+    lines = code.split("\n")
+
+    def without(fn: ast.FunctionDef) -> str:
+        start = (fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno) - 1
+        end = fn.end_lineno or fn.lineno
+        return "\n".join(lines[:start] + lines[end:]).strip("\n")
+
+    policy, check = policies[0], checks[0]
+    return _with_call(without(check), policy.name), _with_call(without(policy), check.name)
+
+
 def extract_program(
     text: str, *, finish_reason: str = "stop", fallback_check: str | None = None
 ) -> ExtractedProgram:
@@ -186,11 +270,15 @@ def extract_program(
     if check is None:
         later = [b for b in blocks if b.line > policy.line]
         check = next((b for b in later if _calls_verdict(b.code)), None)
+    if check is None:
+        split = _split_policy_and_check(policy.code)
+        if split is not None:
+            return ExtractedProgram(code=split[0], check_code=split[1])
     if check is None and fallback_check is not None:
         problem = syntax_error(policy.code, "policy program")
         if problem is not None:
             raise ModelReplyError(problem)
-        return ExtractedProgram(code=block_text(policy), check_code=fallback_check)
+        return ExtractedProgram(code=_called(block_text(policy)), check_code=fallback_check)
     if check is None:
         raise ModelReplyError(
             "no check block in the reply: after the policy, add a ```python check block that "
@@ -204,7 +292,13 @@ def extract_program(
         raise ModelReplyError(
             "the check program never calls verdict(success, reason); end it with exactly one call"
         )
-    return ExtractedProgram(code=block_text(policy), check_code=block_text(check))
+    return ExtractedProgram(code=_called(block_text(policy)), check_code=_called(block_text(check)))
+
+
+def _called(code: str) -> str:
+    """``code``, plus a call to its entry point when it only defines functions."""
+    entry = _entry_point(code, _POLICY_WORDS | _CHECK_WORDS | frozenset({"main", "run"}))
+    return _with_call(code, entry) if entry is not None else code
 
 
 def block_text(block: CodeBlock) -> str:

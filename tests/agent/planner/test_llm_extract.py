@@ -130,3 +130,26 @@ def test_learned_functions_are_offered_to_later_prompts():
     planner = LLMPlanner(ScriptedChatModel.of(), memory)
     system = planner.request(PlanContext(command="stack the blocks", scene=[])).messages[0]
     assert "move_block_into_bowl(block, bowl)" in system.plain_text()
+
+
+def test_small_model_shapes_uncalled_functions_and_a_policy_check_pair():
+    # Seen from Qwen2.5-Coder-1.5B: both programs as functions in one block, never called.
+    pair = (
+        "```python\ndef policy():\n    put_first_on_second('red block', 'blue bowl')\n\n"
+        "def check():\n    verdict(is_on('red block', 'blue bowl'), 'x')\n```"
+    )
+    got = extract_program(pair)
+    assert got.code.rstrip().endswith("policy()") and "def check" not in got.code
+    assert got.check_code.rstrip().endswith("check()") and "def policy" not in got.check_code
+    # A policy that only defines its one entry function gets the call it forgot.
+    wrapped = (
+        "```python\ndef put_matching_blocks():\n    say('hi')\n```\n"
+        "```python check\nverdict(True, 'ok')\n```"
+    )
+    assert extract_program(wrapped).code.rstrip().endswith("put_matching_blocks()")
+    # Helpers plus top-level code are left alone; two uncalled candidates are ambiguous.
+    check = "```python check\nverdict(True, 'ok')\n```"
+    plain = "```python\ndef f(x):\n    return x\nsay(str(f(1)))\n```\n" + check
+    assert extract_program(plain).code == "def f(x):\n    return x\nsay(str(f(1)))\n"
+    two = "```python\ndef a():\n    say('a')\ndef b():\n    say('b')\n```\n" + check
+    assert "a()\n" not in extract_program(two).code.split("\n")[-2:]
