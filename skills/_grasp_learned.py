@@ -455,5 +455,6 @@ SKILL_INFOS: list[SkillInfo] = [
         evaluate=lambda trials, seed: evaluate_grasp(LEARNED_GRASP_ID, trials, seed),
         train=_train,
         smoke=_smoke,
+        weights=(WEIGHTS_PATH,),
     )
 ]

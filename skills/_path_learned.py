@@ -377,5 +377,6 @@ SKILL_INFOS: Final[list[SkillInfo]] = [
         evaluate=_evaluate_learned,
         train=_train,
         smoke=_smoke,
+        weights=(WEIGHTS_PATH,),
     )
 ]
