@@ -218,3 +218,19 @@ def test_broken_check_falls_back_to_the_memory_check(tabletop, shared_sandbox, t
     eng.planner = ScriptedPlanner([program2])
     assert eng.run("put the red block in the blue bowl").status == "failed"
     eng.close()
+
+
+@pytest.mark.sim
+def test_engine_gives_a_vision_planner_the_overview_camera(tabletop, tmp_path):
+    from policywright.agent.planner import LLMPlanner, PlanContext
+    from policywright.engine import make_planner
+
+    cfg = EngineConfig(state_dir=tmp_path, llm="openai-compatible:http://127.0.0.1:1/v1#qwen2-vl")
+    planner = make_planner("offline", cfg, world=tabletop)
+    assert isinstance(planner, LLMPlanner) and planner.model.vision
+    request = planner.request(PlanContext(command="stack the blocks", scene=[]))
+    images = [p for m in request.messages for p in m.content if isinstance(p, ImagePart)]
+    assert len(images) == 1
+    assert base64.b64decode(images[0].png_b64)[:8] == b"\x89PNG\r\n\x1a\n"
+    text = request.messages[-1].plain_text()
+    assert "320" in text and "240" in text  # the pixel frame is described
