@@ -65,6 +65,10 @@ def run_live(
                     "status": result.status,
                     "attempts": len(result.attempts),
                     "reason": result.reason[:200],
+                    "outcomes": [
+                        f"{a.get('outcome')}: {str(a.get('feedback', ''))[:120]}"
+                        for a in result.attempts
+                    ],
                     "wall_s": round(time.perf_counter() - t0, 1),
                     **result.usage.model_dump(),
                 }
