@@ -29,6 +29,7 @@ __all__ = [
     "ExtractedProgram",
     "block_text",
     "code_blocks",
+    "drop_redefinitions",
     "extract_function",
     "extract_program",
     "syntax_error",
@@ -299,6 +300,33 @@ def _called(code: str) -> str:
     """``code``, plus a call to its entry point when it only defines functions."""
     entry = _entry_point(code, _POLICY_WORDS | _CHECK_WORDS | frozenset({"main", "run"}))
     return _with_call(code, entry) if entry is not None else code
+
+
+def drop_redefinitions(code: str, names: frozenset[str] | set[str]) -> tuple[str, list[str]]:
+    """Remove top-level ``def``s of listed API names (a model echoing the listing).
+
+    A small model often copies a primitive's signature from the listing into a ``def`` of its
+    own before calling it; the sandbox refuses that rebinding. Calling the real, validated
+    primitive is what such a program means.
+
+    Returns:
+        The code without those definitions, and the names dropped (in order).
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code, []
+    lines = code.split("\n")
+    cut: list[tuple[int, int]] = []
+    dropped: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            start = (node.decorator_list[0].lineno if node.decorator_list else node.lineno) - 1
+            cut.append((start, node.end_lineno or node.lineno))
+            dropped.append(node.name)
+    for start, end in reversed(cut):
+        del lines[start:end]
+    return ("\n".join(lines).strip("\n") + "\n" if dropped else code), dropped
 
 
 def block_text(block: CodeBlock) -> str:

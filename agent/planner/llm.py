@@ -46,7 +46,11 @@ from policywright.agent.planner._codegen import (
     complete_program,
     function_defs,
 )
-from policywright.agent.planner._extract import extract_program
+from policywright.agent.planner._extract import (
+    ExtractedProgram,
+    drop_redefinitions,
+    extract_program,
+)
 from policywright.agent.planner._text import PLACEHOLDER_RE
 from policywright.agent.planner.base import PlanContext, Program, SessionTurn
 from policywright.agent.planner.memory import MemoryEntry, ProgramMemory, scene_signature
@@ -358,6 +362,9 @@ class LLMPlanner:
             fallback_check=fallback[1] if fallback else None,
         )
         check_source = fallback[0] if fallback and extracted.check_code == fallback[1] else None
+        code, dropped = drop_redefinitions(extracted.code, listings.act_names)
+        check_code, dropped_check = drop_redefinitions(extracted.check_code, listings.check_names)
+        extracted = ExtractedProgram(code=code, check_code=check_code)
         # Remembered before code generation, so a repair after a refused helper shows it.
         self._remember(ctx, extracted.code, extracted.check_code)
 
@@ -383,6 +390,8 @@ class LLMPlanner:
             max_depth=self.max_function_depth,
         )
         provenance = self._provenance(ctx, request.purpose, policy, check)
+        if dropped or dropped_check:
+            provenance += " dropped-redefinition=" + ",".join([*dropped, *dropped_check])
         if check_source:
             provenance += f" check={check_source}"
         program = Program(

@@ -153,3 +153,22 @@ def test_small_model_shapes_uncalled_functions_and_a_policy_check_pair():
     assert extract_program(plain).code == "def f(x):\n    return x\nsay(str(f(1)))\n"
     two = "```python\ndef a():\n    say('a')\ndef b():\n    say('b')\n```\n" + check
     assert "a()\n" not in extract_program(two).code.split("\n")[-2:]
+
+
+def test_a_def_that_echoes_a_listed_primitive_is_dropped_and_the_real_one_called():
+    from policywright.agent.llm import ScriptedChatModel
+    from policywright.agent.planner import LLMPlanner, PlanContext, ProgramMemory, SceneObject
+
+    scene = [
+        SceneObject(name="red block", kind="block", color="red", position=(0.5, 0.0, 0.645)),
+        SceneObject(name="blue bowl", kind="bowl", color="blue", position=(0.6, 0.1, 0.63)),
+    ]
+    echo = (
+        "```python\ndef put_first_on_second(obj, target):\n    pick(obj)\n    place(target)\n\n"
+        "put_first_on_second('red block', 'blue bowl')\n```\n"
+        "```python check\nverdict(is_on('red block', 'blue bowl'), 'in')\n```"
+    )
+    planner = LLMPlanner(ScriptedChatModel.of(echo), ProgramMemory(":memory:"))
+    program = planner.write(PlanContext(command="put the red block in the blue bowl", scene=scene))
+    assert program.code == "put_first_on_second('red block', 'blue bowl')\n"
+    assert "dropped-redefinition=put_first_on_second" in program.provenance
