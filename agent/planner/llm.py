@@ -504,10 +504,26 @@ class LLMPlanner:
             self.model.id,
             context_key=_context_key(ctx),
         )
-        defs = function_defs(program.code)
+        defs = {name: src for name, src in function_defs(program.code).items() if _reusable(src)}
         for name, src in defs.items():
             self.memory.store_function(name, src, self.model.id)
         logger.info("stored plan #%d and %d function(s) for %r", plan_id, len(defs), ctx.command)
+
+
+def _reusable(source: str) -> bool:
+    """Whether a function is a reusable helper rather than a program wrapped in a ``def``.
+
+    A zero-argument function (``def policy():``, ``def main():``) is this command's program
+    itself: offered to later prompts under its generic name, it would be called for a
+    different command and replay this one.
+    """
+    try:
+        fn = ast.parse(source).body[0]
+    except (SyntaxError, IndexError):
+        return False
+    return isinstance(fn, ast.FunctionDef) and bool(
+        fn.args.args or fn.args.posonlyargs or fn.args.kwonlyargs or fn.args.vararg
+    )
 
 
 def strip_functions(code: str, names: Collection[str]) -> str:

@@ -172,3 +172,21 @@ def test_a_def_that_echoes_a_listed_primitive_is_dropped_and_the_real_one_called
     program = planner.write(PlanContext(command="put the red block in the blue bowl", scene=scene))
     assert program.code == "put_first_on_second('red block', 'blue bowl')\n"
     assert "dropped-redefinition=put_first_on_second" in program.provenance
+
+
+def test_program_wrappers_are_not_learned_as_library_functions():
+    from policywright.agent.llm import ScriptedChatModel
+    from policywright.agent.planner import LLMPlanner, PlanContext, Program, ProgramMemory
+
+    memory = ProgramMemory(":memory:")
+    planner = LLMPlanner(ScriptedChatModel.of(), memory)
+    code = (
+        "def move_into(block, bowl):\n    put_first_on_second(block, bowl)\n\n"
+        "def policy():\n    move_into('red block', 'blue bowl')\n\npolicy()\n"
+    )
+    program = Program(code=code, check_code="verdict(True, 'ok')\n", provenance="llm:x")
+    planner.record_success(
+        PlanContext(command="put the red block in the blue bowl", scene=[]), program
+    )
+    # A zero-argument wrapper is this command's program, not a reusable helper.
+    assert set(memory.functions()) == {"move_into"}
