@@ -30,6 +30,7 @@ __all__ = [
     "block_text",
     "code_blocks",
     "drop_redefinitions",
+    "drop_verdicts",
     "extract_function",
     "extract_program",
     "syntax_error",
@@ -327,6 +328,32 @@ def drop_redefinitions(code: str, names: frozenset[str] | set[str]) -> tuple[str
     for start, end in reversed(cut):
         del lines[start:end]
     return ("\n".join(lines).strip("\n") + "\n" if dropped else code), dropped
+
+
+def drop_verdicts(code: str) -> str:
+    """Remove top-level ``verdict(...)`` statements from a policy program.
+
+    Only check programs may report a verdict; a small model sometimes ends its policy with one
+    as well, which the sandbox would refuse for the whole program.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    lines = code.split("\n")
+    cut = [
+        (node.lineno - 1, node.end_lineno or node.lineno)
+        for node in tree.body
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "verdict"
+    ]
+    if not cut:
+        return code
+    for start, end in reversed(cut):
+        del lines[start:end]
+    return "\n".join(lines).strip("\n") + "\n"
 
 
 def block_text(block: CodeBlock) -> str:

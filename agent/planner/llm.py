@@ -49,6 +49,7 @@ from policywright.agent.planner._codegen import (
 from policywright.agent.planner._extract import (
     ExtractedProgram,
     drop_redefinitions,
+    drop_verdicts,
     extract_program,
 )
 from policywright.agent.planner._text import PLACEHOLDER_RE
@@ -363,6 +364,7 @@ class LLMPlanner:
         )
         check_source = fallback[0] if fallback and extracted.check_code == fallback[1] else None
         code, dropped = drop_redefinitions(extracted.code, listings.act_names)
+        code = drop_verdicts(code)  # a policy cannot judge itself; the check program does
         check_code, dropped_check = drop_redefinitions(extracted.check_code, listings.check_names)
         extracted = ExtractedProgram(code=code, check_code=check_code)
         # Remembered before code generation, so a repair after a refused helper shows it.
@@ -380,15 +382,23 @@ class LLMPlanner:
             write=write_function,
             max_depth=self.max_function_depth,
         )
-        check = complete_program(
-            extracted.check_code,
-            primitive_names=listings.check_names,
-            other_mode_names=listings.act_names - listings.check_names,
-            mode="check",
-            library=self.memory.function,
-            write=write_function,
-            max_depth=self.max_function_depth,
-        )
+        try:
+            check = complete_program(
+                extracted.check_code,
+                primitive_names=listings.check_names,
+                other_mode_names=listings.act_names - listings.check_names,
+                mode="check",
+                library=self.memory.function,
+                write=write_function,
+                max_depth=self.max_function_depth,
+            )
+        except ModelReplyError:
+            if fallback is None or check_source:
+                raise
+            # The model's check is unusable (it moves the robot, say); the verified check of
+            # this command's program-memory family decides instead.
+            check = CodegenResult(code=fallback[1])
+            check_source = fallback[0]
         provenance = self._provenance(ctx, request.purpose, policy, check)
         if dropped or dropped_check:
             provenance += " dropped-redefinition=" + ",".join([*dropped, *dropped_check])

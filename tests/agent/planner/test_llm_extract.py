@@ -190,3 +190,22 @@ def test_program_wrappers_are_not_learned_as_library_functions():
     )
     # A zero-argument wrapper is this command's program, not a reusable helper.
     assert set(memory.functions()) == {"move_into"}
+
+
+def test_unusable_check_and_a_self_judging_policy_are_handled():
+    from policywright.agent.llm import ScriptedChatModel
+    from policywright.agent.planner import LLMPlanner, PlanContext, ProgramMemory, SceneObject
+
+    scene = [
+        SceneObject(name="red block", kind="block", color="red", position=(0.5, 0.0, 0.645)),
+        SceneObject(name="blue bowl", kind="bowl", color="blue", position=(0.6, 0.1, 0.63)),
+    ]
+    reply = (
+        "```python\nput_first_on_second('red block', 'blue bowl')\nverdict(True, 'done')\n```\n"
+        "```python check\nmove_ee_to([0.5, 0.0, 0.8])\nverdict(True, 'looked')\n```"
+    )
+    planner = LLMPlanner(ScriptedChatModel.of(reply), ProgramMemory(":memory:"))
+    program = planner.write(PlanContext(command="put the red block in the blue bowl", scene=scene))
+    assert program.code == "put_first_on_second('red block', 'blue bowl')\n"
+    assert "move_ee_to" not in program.check_code and "is_on(block, bowl)" in program.check_code
+    assert "check=offline:memory#" in program.provenance
