@@ -13,7 +13,6 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 import numpy as np
@@ -22,7 +21,7 @@ from pybullet_utils import bullet_client
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policywright.sim._a1 import A1, STAND_TARGETS, wrap_angle
-from policywright.sim._bullet import CameraSpec, capture, data_path, quiet_stdout
+from policywright.sim._bullet import CameraSpec, ClientWorld, capture, data_path, quiet_stdout
 from policywright.sim._perception import DetectedObject, ObjectPose, nearest_color
 from policywright.sim._scene import COLORS
 
@@ -181,7 +180,7 @@ OVERHEAD: Final = _FarCamera(
 )
 
 
-class FloorWorld:
+class FloorWorld(ClientWorld):
     """An A1 quadruped and landmarks on a flat floor, in a private PyBullet client.
 
     Args:
@@ -448,25 +447,6 @@ class FloorWorld:
         }
 
     # -- lifetime --------------------------------------------------------------------------------
-    def close(self) -> None:
-        """Disconnect the PyBullet client (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            try:
-                self._c.disconnect()
-            except p.error:
-                logger.debug("pybullet client already disconnected")
-
-    def __enter__(self) -> FloorWorld:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def heading_to(pose: tuple[float, float, float], xy: tuple[float, float]) -> float:

@@ -24,7 +24,6 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -36,6 +35,7 @@ from policywright.errors import SafetyViolation
 from policywright.sim._arm import GRIPPER_MAX_WIDTH, PandaArm
 from policywright.sim._bullet import (
     CameraSpec,
+    ClientWorld,
     capture,
     data_path,
     make_block,
@@ -493,7 +493,7 @@ class _FarCamera(CameraSpec):
         return list(view), list(proj)
 
 
-class MobileWorld:
+class MobileWorld(ClientWorld):
     """A Panda on a Husky, a table with blocks and the user's table (see the module docstring).
 
     Args:
@@ -963,22 +963,3 @@ class MobileWorld:
         }
 
     # -- lifetime --------------------------------------------------------------------------------
-    def close(self) -> None:
-        """Disconnect the PyBullet client (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            try:
-                self._c.disconnect()
-            except p.error:
-                logger.debug("pybullet client already disconnected")
-
-    def __enter__(self) -> MobileWorld:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

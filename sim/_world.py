@@ -8,7 +8,6 @@ import math
 import os
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -21,6 +20,7 @@ from policywright.sim._arm import PandaArm
 from policywright.sim._bullet import (
     CAMERAS,
     CameraSpec,
+    ClientWorld,
     capture,
     data_path,
     make_block,
@@ -75,7 +75,7 @@ def save_gif(frames: list[np.ndarray], path: str | Path, fps: float = 10.0) -> P
     return out
 
 
-class TabletopWorld:
+class TabletopWorld(ClientWorld):
     """A Panda on a table with blocks and bowls, built from a :class:`SceneSpec`.
 
     Each world owns its own PyBullet client, so several worlds can coexist in one process
@@ -417,22 +417,3 @@ class TabletopWorld:
         return list(rec["frames"]) if rec is not None else []
 
     # -- lifetime --------------------------------------------------------------------------------
-    def close(self) -> None:
-        """Disconnect the PyBullet client (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            try:
-                self._c.disconnect()
-            except p.error:  # already gone
-                logger.debug("pybullet client already disconnected")
-
-    def __enter__(self) -> TabletopWorld:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
