@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
-import logging
 import math
 import os
 import sys
@@ -13,8 +12,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pybullet as p
@@ -230,33 +229,3 @@ def capture(
     dep = np.asarray(depth, dtype=float).reshape(height, width)
     mask = np.asarray(segm, dtype=np.int64).reshape(height, width) if seg else None
     return rgb, dep, mask
-
-
-class ClientWorld:
-    """The lifetime every world shares: one private PyBullet client, closed exactly once.
-
-    Subclasses set ``self._c`` (the client) and ``self._closed = False`` when they connect.
-    """
-
-    _c: Any
-    _closed: bool
-
-    def close(self) -> None:
-        """Disconnect the PyBullet client (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            try:
-                self._c.disconnect()
-            except p.error:  # already gone
-                logging.getLogger(__name__).debug("pybullet client already disconnected")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -8,11 +8,9 @@ robot's head, looking where it faces.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, Literal, Self
 
 import numpy as np
@@ -21,7 +19,8 @@ from pybullet_utils import bullet_client
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policywright.sim._a1 import A1, STAND_TARGETS, wrap_angle
-from policywright.sim._bullet import CameraSpec, ClientWorld, capture, data_path, quiet_stdout
+from policywright.sim._bullet import CameraSpec, capture, data_path, quiet_stdout
+from policywright.sim._client_world import ClientWorld
 from policywright.sim._perception import DetectedObject, ObjectPose, nearest_color
 from policywright.sim._scene import COLORS
 
@@ -180,7 +179,7 @@ OVERHEAD: Final = _FarCamera(
 )
 
 
-class FloorWorld(ClientWorld):
+class FloorWorld(ClientWorld[FloorSpec]):
     """An A1 quadruped and landmarks on a flat floor, in a private PyBullet client.
 
     Args:
@@ -239,11 +238,6 @@ class FloorWorld(ClientWorld):
     def reset(self, spec: FloorSpec | None = None) -> None:
         """Rebuild the world in place (same spec unless a new one is given)."""
         self._build(spec if spec is not None else self.spec)
-
-    @property
-    def client(self) -> Any:
-        """The private PyBullet client (sim-internal code only)."""
-        return self._c
 
     @property
     def ground(self) -> int:
@@ -403,48 +397,12 @@ class FloorWorld(ClientWorld):
         return out
 
     # -- state -----------------------------------------------------------------------------------
-    def save_state(self, path: str | Path) -> Path:
-        """Save physics to ``path`` and the spec, time and gait state to ``path.json``.
+    def _controller_state(self) -> dict[str, Any]:
+        return {"robot": self.robot.controller_state()}
 
-        Returns:
-            The bullet file path.
-        """
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self._c.saveBullet(str(out))
-        sidecar = {
-            "version": 1,
-            "world": "floor",
-            "spec": self.spec.model_dump(mode="json"),
-            "steps": self._steps,
-            "robot": self.robot.controller_state(),
-            "last_detect": {k: v.model_dump(mode="json") for k, v in self._last_detect.items()},
-        }
-        Path(f"{out}.json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
-        return out
-
-    def restore_state(self, path: str | Path) -> None:
-        """Restore a state saved by :meth:`save_state` into a world built from the same spec.
-
-        Raises:
-            FileNotFoundError: The state files are missing.
-            ValueError: The state was saved from a different scene or world kind.
-        """
-        src = Path(path)
-        sidecar = json.loads(Path(f"{src}.json").read_text(encoding="utf-8"))
-        if sidecar.get("world") != "floor":
-            raise ValueError("the saved state is not a floor world's")
-        if FloorSpec.model_validate(sidecar["spec"]) != self.spec:
-            raise ValueError("the saved state belongs to a different scene; rebuild the world")
-        if not src.exists():
-            raise FileNotFoundError(src)
-        self._c.restoreState(fileName=str(src))
-        self._steps = int(sidecar["steps"])
+    def _load_controller_state(self, sidecar: dict[str, Any]) -> None:
         self.robot.driver = None
         self.robot.load_controller_state(sidecar["robot"])
-        self._last_detect = {
-            k: DetectedObject.model_validate(v) for k, v in sidecar["last_detect"].items()
-        }
 
     # -- lifetime --------------------------------------------------------------------------------
 

@@ -19,11 +19,9 @@ detected from the head camera when it sees them and from the overhead camera oth
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -35,13 +33,13 @@ from policywright.errors import SafetyViolation
 from policywright.sim._arm import GRIPPER_MAX_WIDTH, PandaArm
 from policywright.sim._bullet import (
     CameraSpec,
-    ClientWorld,
     capture,
     data_path,
     make_block,
     panda_urdf,
     quiet_stdout,
 )
+from policywright.sim._client_world import ClientWorld
 from policywright.sim._perception import (
     DetectedObject,
     ObjectPose,
@@ -493,7 +491,7 @@ class _FarCamera(CameraSpec):
         return list(view), list(proj)
 
 
-class MobileWorld(ClientWorld):
+class MobileWorld(ClientWorld[MobileSpec]):
     """A Panda on a Husky, a table with blocks and the user's table (see the module docstring).
 
     Args:
@@ -614,11 +612,6 @@ class MobileWorld(ClientWorld):
 
     def _block_names(self) -> dict[int, str]:
         return {b: n for b, (n, k) in self._bodies.items() if k == "block"}
-
-    @property
-    def client(self) -> Any:
-        """The private PyBullet client (for sim-internal code; programs never see it)."""
-        return self._c
 
     @property
     def object_names(self) -> list[str]:
@@ -917,49 +910,12 @@ class MobileWorld(ClientWorld):
         self.step(int(seconds * PHYSICS_HZ))
 
     # -- state -----------------------------------------------------------------------------------
-    def save_state(self, path: str | Path) -> Path:
-        """Save physics to ``path`` and the spec, time and controller targets to ``path.json``.
+    def _controller_state(self) -> dict[str, Any]:
+        return {"arm": self.arm.controller_state(), "base_command": list(self._command)}
 
-        Returns:
-            The bullet file path.
-        """
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self._c.saveBullet(str(out))
-        sidecar = {
-            "version": 1,
-            "kind": self.kind,
-            "spec": self.spec.model_dump(mode="json"),
-            "steps": self._steps,
-            "arm": self.arm.controller_state(),
-            "base_command": list(self._command),
-            "last_detect": {k: v.model_dump(mode="json") for k, v in self._last_detect.items()},
-        }
-        Path(f"{out}.json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
-        return out
-
-    def restore_state(self, path: str | Path) -> None:
-        """Restore a state saved by :meth:`save_state` into a world built from the same spec.
-
-        Raises:
-            FileNotFoundError: The state files are missing.
-            ValueError: The state was saved from a different scene.
-        """
-        src = Path(path)
-        sidecar = json.loads(Path(f"{src}.json").read_text(encoding="utf-8"))
-        if sidecar.get("kind") != self.kind or MobileSpec.model_validate(sidecar["spec"]) != (
-            self.spec
-        ):
-            raise ValueError("the saved state belongs to a different scene; rebuild the world")
-        if not src.exists():
-            raise FileNotFoundError(src)
-        self._c.restoreState(fileName=str(src))
-        self._steps = int(sidecar["steps"])
+    def _load_controller_state(self, sidecar: dict[str, Any]) -> None:
         self.arm.load_controller_state(sidecar["arm"])
         v, w = (float(x) for x in sidecar["base_command"])
         self.set_base_command(v, w)
-        self._last_detect = {
-            k: DetectedObject.model_validate(x) for k, x in sidecar["last_detect"].items()
-        }
 
     # -- lifetime --------------------------------------------------------------------------------

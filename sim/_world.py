@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -20,7 +19,6 @@ from policywright.sim._arm import PandaArm
 from policywright.sim._bullet import (
     CAMERAS,
     CameraSpec,
-    ClientWorld,
     capture,
     data_path,
     make_block,
@@ -28,6 +26,7 @@ from policywright.sim._bullet import (
     panda_urdf,
     quiet_stdout,
 )
+from policywright.sim._client_world import ClientWorld
 from policywright.sim._perception import DetectedObject, ObjectPose, View, detect_all
 from policywright.sim._safety import SafetyLimits
 from policywright.sim._scene import COLORS, Kind, SceneSpec
@@ -75,7 +74,7 @@ def save_gif(frames: list[np.ndarray], path: str | Path, fps: float = 10.0) -> P
     return out
 
 
-class TabletopWorld(ClientWorld):
+class TabletopWorld(ClientWorld[SceneSpec]):
     """A Panda on a table with blocks and bowls, built from a :class:`SceneSpec`.
 
     Each world owns its own PyBullet client, so several worlds can coexist in one process
@@ -173,11 +172,6 @@ class TabletopWorld(ClientWorld):
 
     def _object_names(self) -> dict[int, str]:
         return {body: name for body, (name, _) in self._bodies.items()}
-
-    @property
-    def client(self) -> Any:
-        """The private PyBullet client (for sim-internal code; programs never see it)."""
-        return self._c
 
     @property
     def object_names(self) -> list[str]:
@@ -344,50 +338,11 @@ class TabletopWorld(ClientWorld):
         return out
 
     # -- state -----------------------------------------------------------------------------------
-    def save_state(self, path: str | Path) -> Path:
-        """Save the full world state: ``path`` (bullet file) plus ``path.json`` (sidecar).
+    def _controller_state(self) -> dict[str, Any]:
+        return {"arm": self.arm.controller_state()}
 
-        The sidecar holds the spec, the sim time and the controller state (arm and gripper
-        targets), which the physics snapshot does not include.
-
-        Returns:
-            The bullet file path.
-        """
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self._c.saveBullet(str(out))
-        sidecar = {
-            "version": 1,
-            "spec": self.spec.model_dump(mode="json"),
-            "steps": self._steps,
-            "arm": self.arm.controller_state(),
-            "last_detect": {k: v.model_dump(mode="json") for k, v in self._last_detect.items()},
-        }
-        Path(f"{out}.json").write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
-        return out
-
-    def restore_state(self, path: str | Path) -> None:
-        """Restore a state saved by :meth:`save_state` into a world built from the same spec.
-
-        Raises:
-            FileNotFoundError: The state files are missing.
-            ValueError: The state was saved from a different scene.
-        """
-        src = Path(path)
-        sidecar = json.loads(Path(f"{src}.json").read_text(encoding="utf-8"))
-        saved_spec = SceneSpec.model_validate(sidecar["spec"])
-        if saved_spec != self.spec:
-            raise ValueError(
-                "the saved state belongs to a different scene; rebuild the world first"
-            )
-        if not src.exists():
-            raise FileNotFoundError(src)
-        self._c.restoreState(fileName=str(src))
-        self._steps = int(sidecar["steps"])
+    def _load_controller_state(self, sidecar: dict[str, Any]) -> None:
         self.arm.load_controller_state(sidecar["arm"])
-        self._last_detect = {
-            k: DetectedObject.model_validate(v) for k, v in sidecar["last_detect"].items()
-        }
 
     # -- recording -------------------------------------------------------------------------------
     def start_recording(
