@@ -85,10 +85,7 @@ class EngineConfig(BaseModel):
 
     def skill_ids(self) -> dict[str, str]:
         """Skill selection: family -> versioned skill id."""
-        selection = getattr(self, "skills", None)
-        if selection is None:
-            return {}
-        return {k: v for k, v in selection.model_dump().items() if v}
+        return {k: v for k, v in self.skills.model_dump().items() if v}
 
     @property
     def checkpoint_path(self) -> Path:
