@@ -1,8 +1,13 @@
 """The task loop as a LangGraph state machine.
 
-observe -> plan -> check -> execute -> verify -> done
-              ^       |          |          |
-              +-------+----------+----------+  feedback while attempts remain, else fail
+observe -> clarify -> plan -> check -> execute -> verify -> done
+                        ^       |          |   |       |
+                        +-------+----------+---|-------+  feedback while attempts remain, else fail
+                        |                      v
+                        +---------------- correct  <- a person's correction (also from START)
+
+``clarify`` and ``fail`` may ask the person (LangGraph ``interrupt``); ``correct`` handles one
+correction per step and may ask after "stop" or "undo".
 
 Nodes read the world, planner, sandbox and registry from the run context; the state holds plain
 data only. Progress goes out through the custom stream mode (``get_stream_writer``).
@@ -20,12 +25,27 @@ from typing import TYPE_CHECKING, Any, Literal
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import interrupt
 
+from policywright.agent._ambiguity import Ambiguity, find_ambiguity, resolve_answer
+from policywright.agent._journal import Journal
 from policywright.agent._usage import UsageMeter
-from policywright.agent.host import RegistryHost
+from policywright.agent.corrections import (
+    Correction,
+    CorrectionChannel,
+    CorrectionParseError,
+    parse_correction,
+)
+from policywright.agent.host import CallLog, RegistryHost
 from policywright.agent.planner import PlanContext, Planner, Program, SceneObject, SessionTurn
 from policywright.agent.sandbox import Sandbox, check_program
-from policywright.agent.state import AttemptRecord, TaskState, VerdictRecord, add_usage
+from policywright.agent.state import (
+    AttemptRecord,
+    CorrectionRecord,
+    TaskState,
+    VerdictRecord,
+    add_usage,
+)
 from policywright.agent.verify import Verifier
 from policywright.errors import PolicywrightError
 from policywright.primitives import PrimitiveContext, Registry, safe_stop
@@ -55,6 +75,8 @@ class EngineContext:
     snapshot_dir: Path
     seed: int = 0
     meter: UsageMeter = field(default_factory=UsageMeter)
+    channel: CorrectionChannel = field(default_factory=CorrectionChannel)
+    journal: Journal | None = None
 
 
 def _writer() -> Writer:
@@ -72,6 +94,31 @@ def _snapshot(ctx: EngineContext, state: TaskState, label: str) -> str:
     return str(path)
 
 
+def _call_log(ctx: EngineContext, state: TaskState) -> CallLog | None:
+    if ctx.journal is None:
+        return None
+    thread, attempt = state.get("thread_id", "default"), state["attempt"]
+    adjust: dict[int, tuple[float, float, float]] = {}
+    replay = ctx.journal.calls(thread, attempt)
+    for key, off in state.get("adjust", {}).items():
+        vec = (float(off[0]), float(off[1]), float(off[2]))
+        if key == "next":
+            # A nudge before any action: the first placing call not yet finished.
+            done = {r.idx for r in replay if r.status == "done"}
+            first = len(done)
+            adjust[first] = vec  # best effort: the host applies it only to a placing call
+        else:
+            adjust[int(key)] = vec
+    return CallLog(
+        journal=ctx.journal,
+        thread_id=thread,
+        attempt=attempt,
+        snapshot=lambda label: _snapshot(ctx, state, label),
+        replay=replay,
+        adjust=adjust,
+    )
+
+
 def observe(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     """Perceive the scene (cameras, not poses) and snapshot the world."""
     ctx = runtime.context
@@ -87,7 +134,41 @@ def observe(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     ]
     _writer()({"event": "scene", "objects": scene})
     snap = _snapshot(ctx, state, "initial")
-    return {"scene": scene, "attempt": 0, "status": "running", "world_snapshots": [snap]}
+    return {
+        "scene": scene,
+        "attempt": 0,
+        "status": "running",
+        "finished": False,
+        "world_snapshots": [snap],
+        "original_command": state.get("original_command") or state["command"],
+    }
+
+
+def clarify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
+    """Ask the person which object they mean when the command names several."""
+    names = [o["name"] for o in state.get("scene", [])]
+    found = find_ambiguity(state["command"], names)
+    if found is None or not state.get("ask_on_ambiguity", True):
+        return {}
+    question = found.question
+    # Each interrupt() is answered in order on resume, so a wrong answer asks again.
+    for _ in range(5):
+        answer = interrupt(
+            {"kind": "ambiguous", "question": question, "options": list(found.options)}
+        )
+        try:
+            command = resolve_answer(state["command"], found, str(answer))
+        except ValueError as exc:
+            question = f"{exc}. {found.question}"
+            continue
+        _writer()({"event": "clarified", "command": command})
+        return {"command": command}
+    return _gave_up_clarifying(found)
+
+
+def _gave_up_clarifying(found: Ambiguity) -> dict[str, Any]:
+    reason = f"the command is ambiguous ({found.phrase!r} could be {', '.join(found.options)})"
+    return {"status": "failed", "reason": reason, "actor": "user", "finished": True}
 
 
 def plan(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
@@ -140,6 +221,7 @@ def _plan_context(state: TaskState, attempt: int) -> PlanContext:
         history=[SessionTurn.model_validate(t) for t in state.get("history", [])],
         previous_program=program.get("code"),
         previous_check=program.get("check_code"),
+        corrections=[c.get("text", "") for c in state.get("corrections", [])],
     )
 
 
@@ -175,10 +257,35 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     def on_call(event: dict[str, Any]) -> None:
         write({"event": "call", **event})
 
+    def on_start(event: dict[str, Any]) -> None:
+        write({"event": "call_start", **event})
+
     ctx.prim.say_sink = lambda msg: write({"event": "say", "message": msg})
-    host = RegistryHost(ctx.registry, ctx.prim, mode="act", on_call=on_call)
-    report = ctx.sandbox.run(program.code, host, seed=ctx.seed)
+    log = _call_log(ctx, state)
+    host = RegistryHost(
+        ctx.registry,
+        ctx.prim,
+        mode="act",
+        on_call=on_call,
+        on_start=on_start,
+        channel=ctx.channel,
+        log=log,
+    )
+    ctx.world.stop_check = ctx.channel.stop_requested
+    ctx.world.motion_scale = float(state.get("speed_scale", 1.0))
+    try:
+        report = ctx.sandbox.run(program.code, host, seed=ctx.seed)
+    finally:
+        ctx.world.stop_check = None
     ctx.prim.invalidate()
+    if report.status == "preempted":
+        snap = _snapshot(ctx, state, f"attempt{state['attempt']}-preempted")
+        taken = ctx.channel.take()
+        write({"event": "preempted", "attempt": state["attempt"], "message": report.message})
+        return {
+            "pending": [*state.get("pending", []), *(p.model_dump(mode="json") for p in taken)],
+            "world_snapshots": [snap],
+        }
     recovery = safe_stop(ctx.prim) if report.status != "ok" else ""
     if recovery:
         write({"event": "recovery", "attempt": state["attempt"], "actions": recovery})
@@ -189,7 +296,7 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         current["recovery"] = recovery
     write({"event": "executed", "attempt": state["attempt"], "report": execution})
     if report.status == "ok":
-        return {"current": current, "world_snapshots": [snap]}
+        return {"current": current, "world_snapshots": [snap], "adjust": {}}
     where = f" at line {report.line}" if report.line else ""
     text = f": {report.source_line.strip()!r}" if report.source_line else ""
     kind = f"{report.error_type}: " if report.error_type else ""
@@ -215,7 +322,7 @@ def verify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     verdict: VerdictRecord = ctx.verifier.verify(state["command"], program, label=label)
     usage = ctx.meter.take()
     _writer()({"event": "verdict", "attempt": state["attempt"], **verdict})
-    current = AttemptRecord(**state["current"], verdict=verdict)
+    current = AttemptRecord(**{**state["current"], "verdict": verdict})
     if usage:
         current["usage"] = add_usage(current.get("usage"), usage)
     if verdict["success"]:
@@ -226,6 +333,7 @@ def verify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
                 record(_plan_context(state, state["attempt"]), program)
             except Exception:  # learning is best effort; the task itself succeeded
                 logger.exception("the planner could not record a success")
+        _learn_from_corrections(ctx, state, program)
         return {"current": current, "attempts": [current], "verdict": verdict, "usage": usage}
     feedback = f"the program ran but the command was not achieved: {verdict['reason']}"
     current["outcome"], current["feedback"] = "unverified", feedback
@@ -242,15 +350,161 @@ def done(state: TaskState) -> dict[str, Any]:
     """The command was achieved."""
     reason = state.get("verdict", {}).get("reason", "")
     _writer()({"event": "done", "status": "succeeded", "reason": reason})
-    return {"status": "succeeded", "reason": reason, "actor": ""}
+    return {"status": "succeeded", "reason": reason, "actor": "", "finished": True}
+
+
+_GIVE_UP = {"give up", "giveup", "no", "stop", "abort", "quit", "cancel", "fail"}
 
 
 def fail(state: TaskState) -> dict[str, Any]:
-    """The attempt budget is spent."""
+    """The attempt budget is spent (the person may give a hint to try once more)."""
     last = state.get("feedback", ["no attempt was made"])[-1]
     reason = f"gave up after {state.get('attempt', 0)} attempt(s); last: {last}"
+    if state.get("ask_on_failure"):
+        answer = interrupt(
+            {
+                "kind": "budget",
+                "question": (
+                    f"I could not do it: {last}\nGive a hint to try again, or say 'give up'."
+                ),
+                "options": ["give up"],
+            }
+        )
+        hint = " ".join(str(answer).split())
+        if hint and hint.lower().strip(".!") not in _GIVE_UP:
+            _writer()({"event": "hint", "text": hint})
+            return {
+                "feedback": [f"the person says: {hint!r}"],
+                "max_attempts": state.get("attempt", 0) + 1,
+                "status": "running",
+            }
     _writer()({"event": "done", "status": "failed", "reason": reason})
-    return {"status": "failed", "reason": reason, "actor": "llm"}
+    return {"status": "failed", "reason": reason, "actor": "llm", "finished": True}
+
+
+def correct(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
+    """Handle the oldest waiting correction (one per step: ``interrupt`` re-runs the node)."""
+    from policywright.agent._correct import apply_correction
+    from policywright.agent.corrections import PendingCorrection
+
+    ctx = runtime.context
+    write = _writer()
+    pending = [PendingCorrection.model_validate(p) for p in state.get("pending", [])]
+    if not pending:
+        return {"next_step": "end"}
+    head, rest = pending[0], pending[1:]
+    c = head.correction
+    if c.kind == "stop":
+        # Ask first, act after: anything before interrupt() would run again on resume.
+        answer = interrupt(
+            {
+                "kind": "stopped",
+                "question": "Stopped. Say 'continue', give a correction, or say 'abort'.",
+                "options": ["continue", "abort"],
+            }
+        )
+        record = _record(head.seq, c, "applied", "stopped", state)
+        text = " ".join(str(answer).split())
+        if text.lower().strip(".!") in {"abort", "cancel", "quit", "give up"}:
+            write({"event": "correction", **record})
+            write({"event": "done", "status": "stopped", "reason": "stopped by the person"})
+            return {
+                "pending": [],
+                "corrections": [record],
+                "status": "stopped",
+                "reason": "stopped by the person",
+                "actor": "user",
+                "finished": True,
+                "next_step": "end",
+            }
+        try:
+            follow = parse_correction(text or "continue")
+        except CorrectionParseError as exc:
+            follow = None
+            write({"event": "correction", "text": text, "status": "rejected", "message": str(exc)})
+        nxt = [PendingCorrection(seq=head.seq, correction=follow)] if follow is not None else [head]
+        write({"event": "correction", **record})
+        return {
+            "pending": [p.model_dump(mode="json") for p in [*nxt, *rest]],
+            "corrections": [record],
+            "next_step": "correct",
+        }
+    outcome = apply_correction(ctx, state, c)
+    record = _record(head.seq, c, outcome.status, outcome.message, state)
+    write({"event": "correction", **record})
+    update: dict[str, Any] = dict(outcome.update)
+    update["corrections"] = [record]
+    remaining = [p.model_dump(mode="json") for p in rest]
+    nxt = outcome.next
+    if nxt == "ask":
+        stop = Correction(text="stop", kind="stop")
+        remaining = [PendingCorrection(seq=head.seq, correction=stop).model_dump(), *remaining]
+        nxt = "correct"  # type: ignore[assignment]
+    update["pending"] = remaining
+    if nxt == "plan":
+        ctx.prim.invalidate()
+        update["scene"] = _scene(ctx)
+        update["max_attempts"] = state.get("attempt", 0) + state.get("attempt_budget", 3)
+        update["finished"] = False
+        update["status"] = "running"
+        if not state.get("original_command"):
+            update["original_command"] = state["command"]
+    if remaining and nxt in ("execute", "end", "verify"):
+        nxt = "correct"  # type: ignore[assignment]
+    if nxt == "execute" and state.get("finished"):
+        nxt = "end"  # type: ignore[assignment]
+    update["next_step"] = nxt
+    return update
+
+
+def _record(
+    seq: int, c: Correction, status: str, message: str, state: TaskState
+) -> CorrectionRecord:
+    return CorrectionRecord(
+        seq=seq,
+        text=c.text,
+        kind=c.kind,
+        status="applied" if status == "applied" else "rejected",
+        message=message,
+        attempt=state.get("attempt", 0),
+    )
+
+
+def _scene(ctx: EngineContext) -> list[dict[str, Any]]:
+    return [
+        SceneObject(
+            name=d.name,
+            kind=d.kind,
+            color=d.color,
+            position=(float(d.position[0]), float(d.position[1]), float(d.position[2])),
+        ).model_dump(mode="json")
+        for d in ctx.prim.detections().values()
+    ]
+
+
+def _learn_from_corrections(ctx: EngineContext, state: TaskState, program: Program) -> None:
+    """Keep what the person taught: the command as first given -> the program that worked."""
+    applied = [c for c in state.get("corrections", []) if c.get("status") == "applied"]
+    taught = [c for c in applied if c.get("kind") not in ("stop", "continue", "speed")]
+    learn = getattr(ctx.planner, "record_lesson", None)
+    if not taught or not callable(learn):
+        return
+    from policywright.agent._correct import apply_edits
+
+    code = apply_edits(program.code, state.get("edits", []))
+    if code is None:
+        logger.info("the nudges of %s cannot be kept in the program", state.get("thread_id"))
+        return
+    lesson = program.model_copy(update={"code": code})
+    try:
+        learn(
+            state.get("original_command") or state["command"],
+            [SceneObject.model_validate(o) for o in state.get("scene", [])],
+            [c.get("text", "") for c in taught],
+            lesson,
+        )
+    except Exception:  # learning is best effort; the task itself succeeded
+        logger.exception("the planner could not record a lesson")
 
 
 def _retry_or_fail(state: TaskState) -> Literal["plan", "fail"]:
@@ -269,8 +523,31 @@ def _after_check(state: TaskState) -> Literal["execute", "plan", "fail"]:
     return _retry_or_fail(state) if state["current"].get("outcome") else "execute"
 
 
-def _after_execute(state: TaskState) -> Literal["verify", "plan", "fail"]:
+def _after_execute(state: TaskState) -> Literal["verify", "plan", "fail", "correct"]:
+    if state.get("pending"):
+        return "correct"
     return _retry_or_fail(state) if state["current"].get("outcome") else "verify"
+
+
+def _route_start(state: TaskState) -> Literal["correct", "observe"]:
+    return "correct" if state.get("pending") else "observe"
+
+
+def _after_clarify(state: TaskState) -> Literal["plan", "__end__"]:
+    return "__end__" if state.get("status") == "failed" else "plan"
+
+
+def _after_fail(state: TaskState) -> Literal["plan", "__end__"]:
+    return "plan" if state.get("status") == "running" else "__end__"
+
+
+def _after_correct(
+    state: TaskState,
+) -> Literal["correct", "execute", "plan", "verify", "__end__"]:
+    step = state.get("next_step", "end")
+    if step in ("correct", "execute", "plan", "verify"):
+        return step  # type: ignore[return-value]
+    return "__end__"
 
 
 def _after_verify(state: TaskState) -> Literal["done", "plan", "fail"]:
@@ -283,20 +560,24 @@ def build_graph() -> StateGraph[TaskState, EngineContext, TaskState, TaskState]:
         TaskState, context_schema=EngineContext
     )
     g.add_node("observe", observe)
+    g.add_node("clarify", clarify)
+    g.add_node("correct", correct)
     g.add_node("plan", plan)
     g.add_node("check", check)
     g.add_node("execute", execute)
     g.add_node("verify", verify)
     g.add_node("done", done)
     g.add_node("fail", fail)
-    g.add_edge(START, "observe")
-    g.add_edge("observe", "plan")
+    g.add_conditional_edges(START, _route_start)
+    g.add_edge("observe", "clarify")
+    g.add_conditional_edges("clarify", _after_clarify)
     g.add_conditional_edges("plan", _after_plan)
     g.add_conditional_edges("check", _after_check)
     g.add_conditional_edges("execute", _after_execute)
     g.add_conditional_edges("verify", _after_verify)
+    g.add_conditional_edges("correct", _after_correct)
     g.add_edge("done", END)
-    g.add_edge("fail", END)
+    g.add_conditional_edges("fail", _after_fail)
     return g
 
 
@@ -314,11 +595,21 @@ def open_checkpointer(path: Path, *, synchronous: Literal["normal", "full"] = "n
     """
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    from policywright.errors import ConfigError
+
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), check_same_thread=False)
-    saver = SqliteSaver(conn)
-    saver.setup()  # creates the tables and switches the file to WAL
-    conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+    try:
+        conn.execute("PRAGMA quick_check").fetchall()
+        saver = SqliteSaver(conn)
+        saver.setup()  # creates the tables and switches the file to WAL
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ConfigError(
+            f"the checkpoint database {str(path)!r} is corrupt ({exc}); move it away to start "
+            "afresh (its threads cannot be resumed), or restore it from a backup"
+        ) from exc
     return saver
 
 
@@ -328,5 +619,9 @@ def compile_graph(checkpointer: Any | None = None) -> CompiledStateGraph[Any, An
 
 
 def recursion_limit(max_attempts: int) -> int:
-    """An explicit bound on graph steps: each attempt is at most 4 nodes, plus the ends."""
-    return 4 * max_attempts + 6
+    """An explicit bound on graph steps.
+
+    Each attempt is at most 4 nodes, plus the ends; corrections and hints can add attempts
+    (each re-plan gets the budget again), so the bound leaves room for a few of them.
+    """
+    return 4 * (max_attempts + 1) * 4 + 3 * 32 + 8

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 
+from policywright.agent._journal import CallRow, Journal, call_key
 from policywright.agent.sandbox import PrimitiveCallError, to_jsonable
 from policywright.errors import (
     PolicywrightError,
+    Preempted,
     PrimitiveError,
     SafetyViolation,
     UnknownNameError,
@@ -20,7 +23,10 @@ from policywright.errors import (
 from policywright.primitives import PrimitiveContext, Registry
 from policywright.primitives._registry import has_non_finite
 
-__all__ = ["CallEvent", "RegistryHost"]
+if TYPE_CHECKING:
+    from policywright.agent.corrections import CorrectionChannel
+
+__all__ = ["CallEvent", "CallLog", "RegistryHost"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +40,37 @@ def _short_validation(name: str, exc: pydantic.ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"])
         parts.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
     return f"{name}(): invalid argument(s): " + "; ".join(parts)
+
+
+#: Action primitives whose target a nudge can shift, and the argument that holds the target.
+TARGET_ARGS: dict[str, str] = {
+    "put_first_on_second": "target",
+    "place": "target",
+    "move_ee_to": "pos",
+}
+
+
+@dataclass
+class CallLog:
+    """Journals a program's calls so that a re-run replays the finished ones instead of acting.
+
+    A program is deterministic given the results of its calls, so re-running it and answering
+    each call that already finished (same index, same arguments) from the journal brings it back
+    to where it stopped -- after a correction, a "continue" or a killed process -- without
+    moving the robot twice. The first call that differs ends the replay and everything after it
+    runs live.
+    """
+
+    journal: Journal
+    thread_id: str
+    attempt: int
+    #: Saves the world under a label and returns the path (before and after each action).
+    snapshot: Callable[[str], str]
+    replay: list[CallRow] = field(default_factory=list)
+    #: Call index -> (dx, dy, dz) added to that call's target (a nudge to the action in progress).
+    adjust: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    next_idx: int = 0
+    replaying: bool = True
 
 
 class RegistryHost:
@@ -50,6 +87,9 @@ class RegistryHost:
         *,
         mode: Mode = "act",
         on_call: Callable[[CallEvent], None] | None = None,
+        on_start: Callable[[CallEvent], None] | None = None,
+        channel: CorrectionChannel | None = None,
+        log: CallLog | None = None,
     ) -> None:
         """Create a host.
 
@@ -58,8 +98,13 @@ class RegistryHost:
             ctx: the engine-side context handed to each primitive.
             mode: "act" for task programs, "check" for verification programs.
             on_call: receives an event after each call (for progress output).
+            on_start: receives an event before each call (the line being executed).
+            channel: corrections; a waiting one preempts the program at the next call, and
+                "stop" also ends the call in progress.
+            log: journals calls and replays finished ones (task programs only).
         """
         self.registry, self.ctx, self.mode, self.on_call = registry, ctx, mode, on_call
+        self.on_start, self.channel, self.log = on_start, channel, log
         if mode == "check":
             self._names = registry.names(read_only=True)
         else:
@@ -82,6 +127,23 @@ class RegistryHost:
         """
         started = time.perf_counter()
         event: CallEvent = {"name": name, "args": args, "kwargs": kwargs, "line": line}
+        if self.channel is not None and self.channel.pending():
+            # A primitive boundary: the correction is handled before anything else moves.
+            raise Preempted("a correction arrived")
+        log = self.log
+        idx = -1
+        if log is not None:
+            idx = log.next_idx
+            log.next_idx += 1
+            replayed = self._replayed(log, idx, name, args, kwargs)
+            if replayed is not None:
+                event.update(ok=True, result=replayed[0], replayed=True, duration_s=0.0)
+                event["sim_time"] = float(self.ctx.world.sim_time)
+                if self.on_call is not None:
+                    self.on_call(event)
+                return replayed[0]
+        if self.on_start is not None:
+            self.on_start(dict(event))
         try:
             if name not in self._names:
                 if name in self.registry:
@@ -96,12 +158,41 @@ class RegistryHost:
                 raise PrimitiveCallError(str(exc)) from None
             except pydantic.ValidationError as exc:
                 raise PrimitiveCallError(_short_validation(name, exc)) from None
+            if log is not None and idx in log.adjust and name in TARGET_ARGS:
+                values = self._shifted(name, values, log.adjust[idx])
+                event["adjusted"] = list(log.adjust[idx])
+            mutating = not spec.read_only
+            if log is not None:
+                before = log.snapshot(f"a{log.attempt}-c{idx}-before") if mutating else None
+                log.journal.call_started(
+                    CallRow(
+                        thread_id=log.thread_id,
+                        attempt=log.attempt,
+                        idx=idx,
+                        name=name,
+                        args=call_key(name, args, kwargs),
+                        line=line,
+                        mutating=mutating,
+                        status="started",
+                        before_snap=before,
+                    )
+                )
             try:
                 result = to_jsonable(spec.func(self.ctx, **values))
             except (PrimitiveError, UserError) as exc:
+                if self.channel is not None and self.channel.stop_requested():
+                    raise Preempted(f"stopped during {name}()") from None
                 raise PrimitiveCallError(str(exc)) from None
+            if log is not None:
+                after = log.snapshot(f"a{log.attempt}-c{idx}-after") if mutating else None
+                log.journal.call_done(log.thread_id, log.attempt, idx, result, after)
             event.update(ok=True, result=result)
+            if self.channel is not None and self.channel.stop_requested():
+                raise Preempted(f"stopped after {name}()")
             return result
+        except Preempted as exc:
+            event.update(ok=event.get("ok", False), preempted=str(exc))
+            raise
         except SafetyViolation as exc:
             event.update(ok=False, error=str(exc), safety=exc.rule)
             raise
@@ -113,3 +204,32 @@ class RegistryHost:
             event["sim_time"] = float(self.ctx.world.sim_time)
             if self.on_call is not None:
                 self.on_call(event)
+
+    def _replayed(
+        self, log: CallLog, idx: int, name: str, args: list[Any], kwargs: dict[str, Any]
+    ) -> tuple[Any] | None:
+        """The recorded result of call ``idx`` when it already finished with these arguments."""
+        if not log.replaying:
+            return None
+        row = log.replay[idx] if idx < len(log.replay) else None
+        if row is not None and row.status == "done" and row.args == call_key(name, args, kwargs):
+            return (row.result_value(),)
+        if idx < len(log.replay):
+            logger.info("replay of %s ends at call %d (%s): running live", log.thread_id, idx, name)
+            log.journal.drop_calls_from(log.thread_id, log.attempt, idx)
+        log.replaying = False
+        return None
+
+    def _shifted(
+        self, name: str, values: dict[str, Any], offset: tuple[float, float, float]
+    ) -> dict[str, Any]:
+        from policywright.primitives import resolve_target_xy
+
+        out = dict(values)
+        key = TARGET_ARGS[name]
+        if name == "move_ee_to":
+            out[key] = [float(v) + d for v, d in zip(values[key], offset, strict=False)]
+        else:
+            xy = resolve_target_xy(self.ctx, values[key])
+            out[key] = [xy[0] + offset[0], xy[1] + offset[1]]
+        return out

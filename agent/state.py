@@ -12,9 +12,18 @@ from typing import Annotated, Any, Literal
 
 from typing_extensions import TypedDict
 
-__all__ = ["AttemptRecord", "Outcome", "TaskState", "VerdictRecord", "add_usage"]
+__all__ = [
+    "AttemptRecord",
+    "CorrectionRecord",
+    "Outcome",
+    "TaskState",
+    "VerdictRecord",
+    "add_usage",
+]
 
-Outcome = Literal["succeeded", "refused", "error", "timeout", "memory", "unverified", "failed"]
+Outcome = Literal[
+    "succeeded", "refused", "error", "timeout", "memory", "unverified", "failed", "preempted"
+]
 
 
 class VerdictRecord(TypedDict, total=False):
@@ -53,6 +62,17 @@ class AttemptRecord(TypedDict, total=False):
     usage: dict[str, Any]
 
 
+class CorrectionRecord(TypedDict, total=False):
+    """A correction the person sent, and what the engine did with it."""
+
+    seq: int
+    text: str
+    kind: str
+    status: Literal["applied", "rejected"]
+    message: str
+    attempt: int
+
+
 class TaskState(TypedDict, total=False):
     """State of one task (a command on a thread)."""
 
@@ -65,7 +85,7 @@ class TaskState(TypedDict, total=False):
     current: AttemptRecord
     attempts: Annotated[list[AttemptRecord], operator.add]
     feedback: Annotated[list[str], operator.add]
-    status: Literal["running", "succeeded", "failed"]
+    status: Literal["running", "succeeded", "failed", "stopped"]
     reason: str
     actor: Literal["llm", "user", "us", ""]
     verdict: VerdictRecord
@@ -74,3 +94,25 @@ class TaskState(TypedDict, total=False):
     history: list[dict[str, Any]]
     #: LLM usage of this task, summed over every call (planner, function writer, VLM).
     usage: Annotated[dict[str, Any], add_usage]
+    #: The command as first given, when corrections or a clarification rewrote ``command``.
+    original_command: str
+    #: Corrections taken from the channel and not handled yet ({"seq", "correction"}).
+    pending: list[dict[str, Any]]
+    #: Every correction handled, with what was done (the record of what the person taught).
+    corrections: Annotated[list[CorrectionRecord], operator.add]
+    #: Nudges for calls of the current attempt that have not finished: call index -> offset.
+    adjust: dict[str, list[float]]
+    #: Program edits that keep the nudges ({"line", "name", "offset"}), for learning.
+    edits: list[dict[str, Any]]
+    #: Motion speed factor set by "slower"/"faster".
+    speed_scale: float
+    #: The program ran to its end and a verdict was given (done or fail ran).
+    finished: bool
+    #: Ask the person (LangGraph interrupt) when the attempt budget is spent.
+    ask_on_failure: bool
+    #: Ask the person when the command is ambiguous (else plan with the first match).
+    ask_on_ambiguity: bool
+    #: The attempt budget a re-plan after a correction gets.
+    attempt_budget: int
+    #: Where the correct node routes next (set by it, read by its router).
+    next_step: str

@@ -118,6 +118,22 @@ class _Printer:
     def on_recovery(self, e: dict[str, Any]) -> None:
         self.out.print(f"  [yellow]safe stop: {e['actions']}[/yellow]")
 
+    def on_preempted(self, e: dict[str, Any]) -> None:
+        self.out.print(f"[yellow]program paused: {e.get('message', '')}[/yellow]")
+
+    def on_correction(self, e: dict[str, Any]) -> None:
+        colour = "green" if e.get("status") == "applied" else "yellow"
+        self.out.print(
+            f"[{colour}]correction {e.get('text', '')!r} ({e.get('kind', '?')}): "
+            f"{e.get('status')}: {e.get('message', '')}[/{colour}]"
+        )
+
+    def on_clarified(self, e: dict[str, Any]) -> None:
+        self.out.print(f"[cyan]command clarified: {e['command']!r}[/cyan]")
+
+    def on_hint(self, e: dict[str, Any]) -> None:
+        self.out.print(f"[cyan]trying again with the hint {e['text']!r}[/cyan]")
+
     def on_verdict(self, e: dict[str, Any]) -> None:
         for frame in e.get("frames", []):
             self.out.print(f"  [dim]frame: {frame}[/dim]")
@@ -252,30 +268,157 @@ def run(
             record.parent.mkdir(parents=True, exist_ok=True)
             save_gif(frames, record)
             result.gif = str(record)
+    _print_result(result, out, as_json)
+    raise typer.Exit(result.exit_code)
+
+
+def _print_result(result: Any, out: Console, as_json: bool) -> None:
     if as_json:
         console.print_json(result.model_dump_json())
-    else:
-        colour = "green" if result.status == "succeeded" else "red"
-        u = result.usage
-        usage = (
-            f"\nLLM: {u.llm_calls} call(s), {u.input_tokens} input + {u.cached_tokens} cached + "
-            f"{u.output_tokens} output tokens, {u.latency_s:.1f} s, ~${u.cost_usd:.4f}"
-            + (f", {u.cache_hits} response-cache hit(s)" if u.cache_hits else "")
-            if u.llm_calls
-            else ""
+        return
+    colour = {"succeeded": "green", "waiting": "cyan", "stopped": "yellow"}.get(
+        result.status, "red"
+    )
+    u = result.usage
+    usage = (
+        f"\nLLM: {u.llm_calls} call(s), {u.input_tokens} input + {u.cached_tokens} cached + "
+        f"{u.output_tokens} output tokens, {u.latency_s:.1f} s, ~${u.cost_usd:.4f}"
+        + (f", {u.cache_hits} response-cache hit(s)" if u.cache_hits else "")
+        if u.llm_calls
+        else ""
+    )
+    if u.plan_cache_hits:
+        usage += f"\nplan cache: {u.plan_cache_hits} hit(s), no model call"
+    waiting = ""
+    if result.status == "waiting" and result.question:
+        options = result.question.get("options") or []
+        waiting = (
+            f"\n\n[bold]{escape(str(result.question.get('question', '')))}[/bold]"
+            + (f"\noptions: {', '.join(options)}" if options else "")
+            + f'\nanswer with: policywright resume {result.thread_id} --answer "..."'
         )
-        if u.plan_cache_hits:
-            usage += f"\nplan cache: {u.plan_cache_hits} hit(s), no model call"
-        out.print(
-            Panel(
-                f"{result.reason}\n\nthread {result.thread_id} · {len(result.attempts)} attempt(s)"
-                f" · sim {result.sim_time:.1f} s\nfinal top view: {result.image}"
-                + (f"\nGIF: {result.gif}" if result.gif else "")
-                + usage,
-                title=f"[{colour}]{result.status}[/{colour}]",
-            )
-        )
+    body = (
+        f"{escape(result.reason)}\n\nthread {result.thread_id} · {len(result.attempts)} attempt(s)"
+        f" · sim {result.sim_time:.1f} s"
+        + (f"\nfinal top view: {result.image}" if result.image else "")
+        + (f"\nGIF: {result.gif}" if result.gif else "")
+        + (f"\n{len(result.corrections)} correction(s)" if result.corrections else "")
+        + usage
+        + waiting
+    )
+    out.print(Panel(body, title=f"[{colour}]{result.status}[/{colour}]"))
+
+
+def _final_image(world: Any, config: Any, result: Any, image: Path | None) -> None:
+    run_dir = config.runs_dir / result.thread_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    image_path = image or run_dir / f"final_{world.cameras[0]}.png"
+    image_path.parent.mkdir(parents=True, exist_ok=True)
+    from PIL import Image
+
+    Image.fromarray(world.render(world.cameras[0], 640, 480)).save(image_path)
+    result.image = str(image_path)
+
+
+@app.command()
+def resume(
+    thread: Annotated[str, typer.Argument(help="The thread to continue.")],
+    answer: Annotated[
+        str | None, typer.Option(help="Your answer, when the thread waits on a question.")
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Folder for checkpoints, snapshots and memory.")
+    ] = None,
+    llm: Annotated[str | None, typer.Option(help="Plan with a model (as for run).")] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="A TOML settings file (default: $POLICYWRIGHT_CONFIG)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+) -> None:
+    """Continue a task: after a crash (kill -9), or answer the question it waits on.
+
+    The world is rebuilt from the thread's newest snapshot; finished primitive calls are not
+    run again, and corrections sent before the crash are applied.
+    """
+    _setup_logging(verbose)
+    from policywright._private.settings import load_config
+    from policywright.engine import Engine, resume_world
+
+    out = err_console if as_json else console
+    config = load_config(config_file, overrides={"state_dir": state_dir, "llm": llm})
+    world = resume_world(config, thread)
+    with contextlib.closing(world), Engine(world, config) as eng:
+        printer = _Printer(out) if not as_json else None
+        result = eng.resume(thread, answer, on_event=printer)
+        _final_image(world, config, result, None)
+    _print_result(result, out, as_json)
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def history(
+    thread: Annotated[str, typer.Argument(help="The thread to show.")],
+    fork: Annotated[
+        int | None,
+        typer.Option(help="Start a new thread from this step (continue it with resume)."),
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Folder for checkpoints, snapshots and memory.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Show a thread's steps, programs, verdicts and corrections; optionally fork it."""
+    from policywright._private.settings import load_config
+    from policywright._private.threads import fork_thread, thread_history
+
+    config = load_config(None, overrides={"state_dir": state_dir})
+    if fork is not None:
+        new_id = fork_thread(config, thread, fork)
+        if as_json:
+            console.print_json(json.dumps({"thread_id": new_id}))
+        else:
+            console.print(f"forked {thread} at step {fork} into [bold]{new_id}[/bold]")
+            console.print(f"continue it with: policywright resume {new_id}")
+        return
+    report = thread_history(config, thread)
+    if as_json:
+        console.print_json(report.model_dump_json())
+        return
+    table = Table(
+        title=f"thread {thread}: {report.command!r} ({report.status})", title_justify="left"
+    )
+    for col in ("step", "ran", "next", "summary"):
+        table.add_column(col)
+    for st in report.steps:
+        table.add_row(str(st.step), st.node, ", ".join(st.next) or "-", escape(st.summary))
+    console.print(table)
+    for att in report.attempts:
+        prog = att.get("program", {})
+        verdict = att.get("verdict") or {}
+        title = f"attempt {att.get('attempt')}: {att.get('outcome', '?')}"
+        if prog.get("code"):
+            console.print(Panel(Syntax(prog["code"], "python", line_numbers=True), title=title))
+        if verdict:
+            console.print(
+                f"  verdict: {'yes' if verdict.get('success') else 'no'}: "
+                f"{escape(str(verdict.get('reason', '')))}"
+            )
+        elif att.get("feedback"):
+            console.print(f"  {escape(str(att['feedback']))}")
+    for c in report.corrections:
+        console.print(
+            f"correction #{c.get('seq')} {c.get('text')!r} ({c.get('kind')}): "
+            f"{c.get('status')}: {escape(str(c.get('message', '')))}"
+        )
+    for c in report.pending_corrections:
+        console.print(
+            f"[yellow]correction {c!r} is journaled and not applied yet (resume)[/yellow]"
+        )
+    calls = report.calls
+    if calls:
+        console.print(f"{len(calls)} journaled primitive call(s); last: {calls[-1]}")
 
 
 @app.command()

@@ -76,6 +76,14 @@ class EngineConfig(BaseModel):
     plan_cache: bool = True
     #: Skill variant per family (e.g. ``skills.grasp = "grasp/learned-v1"``).
     skills: SkillSelection = Field(default_factory=SkillSelection)
+    #: Ask the person which object they mean when a command names several (LangGraph
+    #: interrupt; the task waits, ``policywright resume THREAD --answer ...`` continues it).
+    ask_on_ambiguity: bool = True
+    #: Ask the person for a hint when the attempt budget is spent (chat and serve turn it on).
+    ask_on_failure: bool = False
+    #: Program-memory families the planners must not retrieve (evaluation of unseen
+    #: instructions: the planner gets no example of them).
+    memory_exclude_families: tuple[str, ...] = ()
 
     def with_response_cache(self, enabled: bool) -> EngineConfig:
         """A copy with the on-disk model response cache on (under the state folder) or off."""
@@ -91,6 +99,11 @@ class EngineConfig(BaseModel):
     def checkpoint_path(self) -> Path:
         """The SQLite file holding the graph checkpoints."""
         return self.state_dir / "checkpoints.sqlite"
+
+    @property
+    def journal_path(self) -> Path:
+        """The SQLite journal of primitive calls, corrections and threads."""
+        return self.state_dir / "journal.sqlite"
 
     @property
     def memory_path(self) -> Path:

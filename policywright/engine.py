@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,7 +15,14 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from policywright.agent._images import png_b64
+from policywright.agent._journal import Journal
 from policywright.agent._usage import UsageMeter
+from policywright.agent.corrections import (
+    CorrectionAck,
+    CorrectionChannel,
+    PendingCorrection,
+    parse_correction,
+)
 from policywright.agent.graph import (
     EngineContext,
     compile_graph,
@@ -25,17 +34,26 @@ from policywright.agent.sandbox import Sandbox
 from policywright.agent.state import TaskState
 from policywright.agent.verify import CodeVerifier, CombinedVerifier, Verifier, VLMVerifier
 from policywright.config import EngineConfig
-from policywright.errors import ConfigError, EmptyCommandError, UnknownNameError, UserError
+from policywright.errors import (
+    ConfigError,
+    EmptyCommandError,
+    UnknownNameError,
+    UnknownThreadError,
+    UserError,
+)
 from policywright.primitives import PrimitiveContext, Registry, default_registry
 from policywright.sim import COLORS, SceneSpec, World, sample_scene
 
 __all__ = [
     "WORLD_KINDS",
     "Engine",
+    "HistoryStep",
     "ObjectPose",
     "TaskResult",
+    "ThreadInfo",
     "Usage",
     "make_world",
+    "resume_world",
     "scene_for_command",
 ]
 
@@ -115,8 +133,13 @@ class TaskResult(BaseModel):
     command: str
     thread_id: str
     session: str | None = None
-    status: Literal["succeeded", "failed"]
+    status: Literal["succeeded", "failed", "waiting", "stopped"]
     reason: str
+    #: When ``status == "waiting"``: ``{"kind", "question", "options"}`` to answer with
+    #: :meth:`Engine.resume`.
+    question: dict[str, Any] | None = None
+    #: Corrections the person sent and what was done with each.
+    corrections: list[dict[str, Any]] = Field(default_factory=list)
     actor: Literal["llm", "user", "us", ""] = ""
     attempts: list[dict[str, Any]] = Field(default_factory=list)
     verdict: dict[str, Any] | None = None
@@ -129,12 +152,40 @@ class TaskResult(BaseModel):
 
     @property
     def exit_code(self) -> int:
-        """0 succeeded, 1 the task failed, 2 the user must act, 3 a bug."""
+        """0 succeeded, 1 the task failed, 2 the user must act, 3 a bug, 4 waiting."""
         if self.status == "succeeded":
             return 0
+        if self.status == "waiting":
+            return 4
+        if self.status == "stopped":
+            return 1
         if self.actor == "user":
             return 2
         return 3 if self.actor == "us" else 1
+
+
+class ThreadInfo(BaseModel):
+    """A task thread, for session lists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thread_id: str
+    command: str
+    status: str
+    updated: str
+    session: str | None = None
+
+
+class HistoryStep(BaseModel):
+    """One checkpointed step of a thread."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: int
+    node: str
+    next: list[str]
+    summary: str
+    checkpoint_id: str
 
 
 def mentioned_objects(command: str) -> list[str]:
@@ -280,11 +331,15 @@ def make_planner(
             lambda mode: api_listing(reg, "check" if mode == "check" else "act"),
             usage_sink=(meter or UsageMeter()).add,
             plan_cache=config.plan_cache,
+            exclude_families=tuple(config.memory_exclude_families),
             world_kind=kind,
             render_image=render_image,
         )
     if name == "offline":
-        return OfflinePlanner(ProgramMemory(config.memory_path))
+        return OfflinePlanner(
+            ProgramMemory(config.memory_path),
+            exclude_families=tuple(config.memory_exclude_families),
+        )
     raise UnknownNameError("planner", name, ["offline", "llm (set --llm)"])
 
 
@@ -342,6 +397,10 @@ class Engine:
             self.config.checkpoint_path, synchronous=self.config.checkpoint_sync
         )
         self.graph = compile_graph(self.checkpointer)
+        self.journal = Journal(self.config.journal_path)
+        #: Corrections for the running task; :meth:`post_correction` writes to it.
+        self.channel = CorrectionChannel(self.journal)
+        self._busy = threading.Lock()
 
     def _make_verifier(self) -> Verifier:
         code = CodeVerifier(self.sandbox, self.registry, self.prim)
@@ -374,7 +433,25 @@ class Engine:
             snapshot_dir=self.config.snapshot_dir,
             seed=self.config.seed,
             meter=self.meter,
+            channel=self.channel,
+            journal=self.journal,
         )
+
+    @property
+    def busy(self) -> bool:
+        """A run, resume or correction is in progress."""
+        return self._busy.locked()
+
+    def post_correction(self, text: str) -> CorrectionAck:
+        """Send a correction to the running task (thread-safe: call it from any thread).
+
+        "stop" halts the motion within one control step; anything else is handled at the
+        next primitive boundary. Each accepted correction is journaled before this returns.
+
+        Returns:
+            Whether it was accepted, its kind, and what will happen (or why not).
+        """
+        return self.channel.post(text)
 
     def run(
         self,
@@ -413,47 +490,133 @@ class Engine:
                 )
             history = self.sessions.turns(session)
             thread_id = thread_id or f"{session}-{self.sessions.next_index(session)}"
+        if thread_id is not None:
+            if not _SESSION_NAME.fullmatch(thread_id):
+                raise UserError(
+                    f"thread id {thread_id!r} must be 1-64 letters, digits, '-', '_' or '.'"
+                )
+            if self.journal.thread(thread_id) is not None or self._values(thread_id):
+                raise UserError(
+                    f"thread {thread_id!r} already exists: resume it (policywright resume "
+                    f"{thread_id}), correct it, or choose a new id"
+                )
         thread_id = thread_id or uuid.uuid4().hex[:12]
-        initial = _poses(self.world)
-        cfg: RunnableConfig = {
-            "configurable": {"thread_id": thread_id},
-            "recursion_limit": recursion_limit(self.config.max_attempts),
-        }
         inputs: TaskState = {
             "command": command,
             "thread_id": thread_id,
             "max_attempts": self.config.max_attempts,
+            "attempt_budget": self.config.max_attempts,
             "history": history,
+            "ask_on_ambiguity": self.config.ask_on_ambiguity,
+            "ask_on_failure": self.config.ask_on_failure,
         }
-        start_sim = self.world.sim_time
-        for chunk in self.graph.stream(
-            inputs,
-            cfg,
-            context=self.context(),
-            stream_mode="custom",
-            durability="sync",
-        ):
-            if on_event is not None:
-                on_event(chunk)
-        values = self.graph.get_state(cfg).values
-        status = values.get("status", "failed")
-        attempts = list(values.get("attempts", []))
-        if session is not None:
+        self.journal.thread_started(thread_id, command, session)
+        result = self._drive(inputs, thread_id, on_event, session=session, command=command)
+        if session is not None and result.status != "waiting":
             self.sessions.append(
                 session,
                 thread_id=thread_id,
                 command=command,
-                program=str(values.get("program", {}).get("code", "")),
-                outcome="succeeded" if status == "succeeded" else f"failed: {values.get('reason')}",
-                scene_before=list(values.get("scene", [])),
+                program=self._program_code(thread_id),
+                outcome="succeeded" if result.status == "succeeded" else f"failed: {result.reason}",
+                scene_before=list(self._values(thread_id).get("scene", [])),
             )
+        return result
+
+    # -- the durable loop ------------------------------------------------------------------------
+
+    def _cfg(self, thread_id: str) -> RunnableConfig:
+        return {
+            "configurable": {"thread_id": thread_id},
+            "recursion_limit": recursion_limit(self.config.max_attempts),
+        }
+
+    def _values(self, thread_id: str) -> dict[str, Any]:
+        return dict(self.graph.get_state(self._cfg(thread_id)).values)
+
+    def _program_code(self, thread_id: str) -> str:
+        return str(self._values(thread_id).get("program", {}).get("code", ""))
+
+    def _drive(
+        self,
+        inputs: Any,
+        thread_id: str,
+        on_event: Callable[[dict[str, Any]], None] | None,
+        *,
+        session: str | None = None,
+        command: str | None = None,
+        pending: list[PendingCorrection] | None = None,
+    ) -> TaskResult:
+        """Stream the graph on ``thread_id`` until it ends or waits.
+
+        Corrections that arrive after the program's last call are applied to the finished
+        task before returning, so none is lost.
+        """
+        if not self._busy.acquire(blocking=False):
+            raise UserError("the engine is busy with another task; wait for it to finish")
+        try:
+            initial = _poses(self.world)
+            start_sim = self.world.sim_time
+            cfg = self._cfg(thread_id)
+            self.channel.open(thread_id, pending)
+            try:
+                while True:
+                    for chunk in self.graph.stream(
+                        inputs,
+                        cfg,
+                        context=self.context(),
+                        stream_mode="custom",
+                        durability="sync",
+                    ):
+                        if on_event is not None:
+                            on_event(chunk)
+                    snap = self.graph.get_state(cfg)
+                    if snap.interrupts:
+                        break
+                    left = self.channel.take()
+                    if not left:
+                        break
+                    # Said while the check ran or after the last call: apply to the result.
+                    inputs = {"pending": [p.model_dump(mode="json") for p in left]}
+            finally:
+                self.channel.close()
+            return self._result(
+                thread_id, session=session, command=command, initial=initial, start_sim=start_sim
+            )
+        finally:
+            self._busy.release()
+
+    def _result(
+        self,
+        thread_id: str,
+        *,
+        session: str | None,
+        command: str | None,
+        initial: dict[str, ObjectPose],
+        start_sim: float,
+    ) -> TaskResult:
+        snap = self.graph.get_state(self._cfg(thread_id))
+        values = snap.values
+        question = None
+        status = values.get("status", "failed")
+        if snap.interrupts:
+            question = dict(snap.interrupts[0].value)
+            status, reason = "waiting", str(question.get("question", ""))
+        else:
+            reason = values.get("reason", "")
+            if status not in ("succeeded", "stopped"):
+                status = "failed"
+        attempts = list(values.get("attempts", []))
+        self.journal.thread_status(thread_id, status)
         return TaskResult(
-            command=command,
+            command=values.get("command", command or ""),
             thread_id=thread_id,
             session=session,
-            status="succeeded" if status == "succeeded" else "failed",
-            reason=values.get("reason", ""),
-            actor=values.get("actor", ""),
+            status=status,
+            reason=reason,
+            question=question,
+            corrections=[dict(c) for c in values.get("corrections", [])],
+            actor=values.get("actor", "") if status != "waiting" else "user",
             attempts=attempts,
             verdict=values.get("verdict"),
             usage=Usage.from_state(values.get("usage", {}), attempts),
@@ -462,15 +625,230 @@ class Engine:
             objects_final=_poses(self.world),
         )
 
+    def _pending_from_journal(
+        self, thread_id: str, values: dict[str, Any]
+    ) -> list[PendingCorrection]:
+        """Corrections journaled for a thread that its checkpoint has not seen (a crash)."""
+        seen = {int(c.get("seq", -1)) for c in values.get("corrections", [])}
+        seen |= {int(p.get("seq", -1)) for p in values.get("pending", [])}
+        out = []
+        for row in self.journal.corrections(thread_id):
+            if row.seq in seen:
+                continue
+            try:
+                out.append(PendingCorrection(seq=row.seq, correction=parse_correction(row.text)))
+            except UserError:
+                logger.warning("journaled correction %d no longer parses: %r", row.seq, row.text)
+        return out
+
+    def resume(
+        self,
+        thread_id: str,
+        answer: str | None = None,
+        *,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> TaskResult:
+        """Continue a thread that waits for an answer or that a crash interrupted.
+
+        The world must be the thread's (see :func:`resume_world`, which rebuilds it from the
+        newest snapshot after a crash). Finished primitive calls are replayed from the journal,
+        not run again; corrections journaled before the crash are applied.
+
+        Args:
+            thread_id: The thread.
+            answer: The person's answer when the thread waits on a question.
+            on_event: Receives each progress event.
+
+        Raises:
+            UnknownThreadError: no such thread, or it finished.
+            UserError: the thread waits for an answer and none was given.
+        """
+        from langgraph.types import Command
+
+        snap = self.graph.get_state(self._cfg(thread_id))
+        if not snap.values:
+            known = [t.thread_id for t in self.journal.threads(20)]
+            raise UnknownThreadError(
+                f"no thread {thread_id!r}" + (f" (recent: {', '.join(known[:8])})" if known else "")
+            )
+        if not snap.next:
+            raise UnknownThreadError(
+                f"thread {thread_id!r} has finished ({snap.values.get('status')}); "
+                "correct it with a correction, or run a new command"
+            )
+        pending = self._pending_from_journal(thread_id, dict(snap.values))
+        inputs: Any = None
+        if snap.interrupts:
+            if answer is None or not str(answer).strip():
+                raise UserError(
+                    f"thread {thread_id!r} waits for an answer: "
+                    f"{snap.interrupts[0].value.get('question')}"
+                )
+            inputs = Command(resume=str(answer))
+        self.journal.thread_started(thread_id, str(snap.values.get("command", "")), None)
+        return self._drive(inputs, thread_id, on_event, pending=pending)
+
+    def correct(
+        self,
+        thread_id: str,
+        text: str,
+        *,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> TaskResult:
+        """Correct a finished (or waiting) task: "a bit more to the left", "no, the blue one".
+
+        A waiting task takes the text as its answer. The world must still be the one the task
+        ran in (the engine's own).
+
+        Raises:
+            UnknownThreadError: no such thread.
+            CorrectionParseError: the text is not a correction the engine understands.
+        """
+        correction = parse_correction(text)
+        snap = self.graph.get_state(self._cfg(thread_id))
+        if not snap.values:
+            raise UnknownThreadError(f"no thread {thread_id!r} to correct")
+        if snap.interrupts:
+            return self.resume(thread_id, text, on_event=on_event)
+        if snap.next:
+            raise UserError(
+                f"thread {thread_id!r} was interrupted mid-task: resume it first "
+                f"(policywright resume {thread_id})"
+            )
+        seq = self.journal.add_correction(thread_id, correction.text)
+        pending = [PendingCorrection(seq=seq, correction=correction).model_dump(mode="json")]
+        self.journal.thread_started(thread_id, str(snap.values.get("command", "")), None)
+        return self._drive({"pending": pending}, thread_id, on_event)
+
+    def threads(self, limit: int = 50) -> list[ThreadInfo]:
+        """The most recent threads first."""
+        return [
+            ThreadInfo(
+                thread_id=t.thread_id,
+                command=t.command,
+                status=t.status,
+                updated=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t.updated)),
+                session=t.session,
+            )
+            for t in self.journal.threads(limit)
+        ]
+
+    def history(self, thread_id: str) -> list[HistoryStep]:
+        """The checkpointed steps of a thread, oldest first.
+
+        Raises:
+            UnknownThreadError: no such thread.
+        """
+        from policywright._private.threads import steps_of
+
+        steps = [h for h, _ in steps_of(self.graph, thread_id)]
+        if not steps:
+            raise UnknownThreadError(f"no thread {thread_id!r}")
+        return steps
+
+    def fork(self, thread_id: str, step: int) -> str:
+        """A new thread that continues from ``step`` of ``thread_id`` (run it with resume).
+
+        Raises:
+            UnknownThreadError: no such thread or step.
+        """
+        from policywright._private.threads import fork_from
+
+        return fork_from(self.graph, self.journal, thread_id, step)
+
     def close(self) -> None:
         """Stop the sandbox (if the engine started it) and close the checkpoint database."""
         if self._own_sandbox:
             self.sandbox.close()
         self.checkpointer.conn.close()
         self.sessions.close()
+        self.journal.close()
 
     def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _summary(values: dict[str, Any]) -> str:
+    parts = [f"attempt {values.get('attempt', 0)}", str(values.get("status", "-"))]
+    program = values.get("program", {}).get("code")
+    if program:
+        first = str(program).strip().splitlines()[0]
+        parts.append(f"program: {first[:60]}")
+    verdict = values.get("verdict")
+    if verdict:
+        parts.append(f"verdict: {'yes' if verdict.get('success') else 'no'}")
+    n = len(values.get("corrections", []))
+    if n:
+        parts.append(f"{n} correction(s)")
+    return "; ".join(parts)
+
+
+def latest_snapshot(config: EngineConfig, thread_id: str) -> Path:
+    """The newest world snapshot of a thread: the journal's (mid-execute) or the checkpoint's.
+
+    Raises:
+        UnknownThreadError: no such thread, or it has no snapshot.
+    """
+    saver = open_checkpointer(config.checkpoint_path)
+    try:
+        snap = compile_graph(saver).get_state({"configurable": {"thread_id": thread_id}})
+    finally:
+        saver.conn.close()
+    values = snap.values
+    if not values:
+        raise UnknownThreadError(f"no thread {thread_id!r} in {str(config.state_dir)!r}")
+    snaps = list(values.get("world_snapshots", []))
+    if "execute" in snap.next and values.get("attempt"):
+        journal = Journal(config.journal_path)
+        try:
+            rows = [r for r in journal.calls(thread_id, int(values["attempt"])) if r.mutating]
+        finally:
+            journal.close()
+        if rows:
+            last = rows[-1]
+            path = last.after_snap if last.status == "done" else last.before_snap
+            if path:
+                return Path(path)
+    if not snaps:
+        raise UnknownThreadError(f"thread {thread_id!r} has no world snapshot to resume from")
+    return Path(snaps[-1])
+
+
+def resume_world(config: EngineConfig, thread_id: str, *, gui: bool = False) -> World:
+    """Rebuild the world a thread ran in, at its newest snapshot (after a crash).
+
+    Raises:
+        UnknownThreadError: no such thread or snapshot.
+    """
+    import json
+
+    path = latest_snapshot(config, thread_id)
+    try:
+        sidecar = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UnknownThreadError(f"the snapshot {str(path)!r} cannot be read: {exc}") from exc
+    kind = sidecar.get("kind", "tabletop")
+    world: World
+    if kind == "tabletop":
+        from policywright.sim import TabletopWorld
+
+        world = TabletopWorld(
+            SceneSpec.model_validate(sidecar["spec"]), gui=gui, safety=config.safety
+        )
+    elif kind == "floor":
+        from policywright.sim import FloorWorld
+        from policywright.sim._floor import FloorSpec
+
+        world = FloorWorld(FloorSpec.model_validate(sidecar["spec"]), gui=gui)
+    elif kind == "mobile":
+        from policywright.sim import MobileWorld
+        from policywright.sim._mobile import MobileSpec
+
+        world = MobileWorld(MobileSpec.model_validate(sidecar["spec"]), gui=gui)
+    else:
+        raise UnknownThreadError(f"the snapshot of {thread_id!r} is of an unknown world {kind!r}")
+    world.restore_state(path)
+    return world

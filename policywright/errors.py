@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "CorrectionError",
     "EmptyCommandError",
     "InternalError",
     "LLMError",
@@ -20,6 +21,7 @@ __all__ = [
     "ModelUnavailableError",
     "PlannerCannotHandle",
     "PolicywrightError",
+    "Preempted",
     "PrimitiveError",
     "ProgramError",
     "RegistrationError",
@@ -27,6 +29,7 @@ __all__ = [
     "SkillLoadError",
     "UnknownNameError",
     "UnknownObjectError",
+    "UnknownThreadError",
     "UserError",
 ]
 
@@ -155,3 +158,21 @@ class ModelReplyError(ModelError, LLMError):
 
 class SkillLoadError(UserError):
     """A skill's weights file is missing or corrupt (retrain it or reinstall the package)."""
+
+
+class Preempted(PolicywrightError):
+    """A person's correction (or "stop") interrupted the running program.
+
+    Not a failure: the engine's ``correct`` step handles the correction and the program
+    continues, re-plans or waits for the person.
+    """
+
+    actor = "user"
+
+
+class CorrectionError(UserError):
+    """A correction cannot be applied (nothing to correct, an object that is not there)."""
+
+
+class UnknownThreadError(UserError):
+    """No task thread has this id (or it cannot be resumed)."""

@@ -30,8 +30,16 @@ __all__ = [
     "check_primitive",
     "default_registry",
     "primitive",
+    "resolve_target_xy",
     "safe_stop",
 ]
+
+
+def resolve_target_xy(ctx: PrimitiveContext, target: str | list[float]) -> list[float]:
+    """The xy a placing primitive aims at for ``target`` (object name, location name or xy)."""
+    from policywright.primitives.builtin import resolve_target_xy as _resolve
+
+    return _resolve(ctx, target)
 
 
 def default_registry() -> Registry:

@@ -38,7 +38,7 @@ from policywright.skills import move_ee as _move_ee
 from policywright.skills import pick as _pick
 from policywright.skills import place as _place
 
-__all__ = ["TABLETOP_PRIMITIVES"]
+__all__ = ["TABLETOP_PRIMITIVES", "resolve_target_xy"]
 
 #: Code-as-Policies' success thresholds (xy distance) for "on top of".
 ON_BOWL_OR_LOCATION_M = 0.06
@@ -297,6 +297,27 @@ def get_workspace_bounds(ctx: PrimitiveContext) -> Array4:
     return [float(v) for v in WORKSPACE]
 
 
+@primitive(read_only=True, category="query")
+def shift_target(ctx: PrimitiveContext, target: Target, dx: float, dy: float) -> Array2:
+    """The xy of a target moved by an offset (keeps a correction such as "a bit to the left").
+
+    Args:
+        target: an object name, a location name or an [x, y] position.
+        dx: metres along x (positive = away from the robot, "top").
+        dy: metres along y (positive = the robot's left).
+
+    Returns:
+        np.array([x, y]).
+    """
+    x, y = resolve_target_xy(ctx, target)
+    return [x + float(dx), y + float(dy)]
+
+
+def resolve_target_xy(ctx: PrimitiveContext, target: str | list[float]) -> list[float]:
+    """The xy a placing primitive would aim at for ``target`` (object, location or xy)."""
+    return _target_xy(ctx, target)
+
+
 # --------------------------------------------------------------------------- actions
 
 
@@ -490,6 +511,7 @@ TABLETOP_PRIMITIVES: tuple[PrimitiveSpec, ...] = (
     denormalize_xy,
     normalize_xy,
     get_workspace_bounds,
+    shift_target,
     put_first_on_second,
     pick,
     place,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -31,6 +32,12 @@ class ClientWorld(Generic[SpecT]):
 
     kind: str
     spec: SpecT
+    #: Polled by the skills at every control step: True stops the motion where it is (a
+    #: person said "stop"). The engine sets it while a program runs.
+    stop_check: Callable[[], bool] | None = None
+    #: Motion speed factor from "slower"/"faster" (0.25..1.0; skills take 1/scale times
+    #: longer in sim time per control step, never faster than the skills' own speeds).
+    motion_scale: float = 1.0
     _c: Any
     _closed: bool
     _steps: int

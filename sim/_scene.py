@@ -72,7 +72,8 @@ class ObjectSpec(BaseModel):
     """One object of a scene.
 
     Attributes:
-        name: ``"<colour> <kind>"``, unique in the scene.
+        name: ``"<colour> <kind>"``, unique in the scene (``"<colour> <kind> 2"`` for a
+            second object of the same colour and kind).
         kind: ``"block"`` (4 cm cube, graspable), ``"bowl"`` (static) or ``"shape"`` (an odd
             graspable object from ``pybullet_data/random_urdfs``, see ``policywright.sim._shapes``).
         color: One of :data:`COLORS`.
@@ -106,8 +107,16 @@ class ObjectSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         expected = f"{self.color} {self.kind}"
-        if self.name != expected:
-            raise ValueError(f"object name {self.name!r} must be {expected!r} (colour + kind)")
+        # A second object of the same colour and kind is "<colour> <kind> 2" (up to 9).
+        if self.name != expected and not (
+            self.name.startswith(expected + " ")
+            and self.name[len(expected) + 1 :] in "23456789"
+            and len(self.name) == len(expected) + 2
+        ):
+            raise ValueError(
+                f"object name {self.name!r} must be {expected!r} (colour + kind), or "
+                f"'{expected} N' with N in 2..9 for another of the same colour"
+            )
         if (self.kind == "shape") != (self.urdf is not None):
             raise ValueError(f"{self.name}: 'urdf' (a random_urdfs index) is set for shapes only")
         if self.urdf is not None and not 0 <= self.urdf < 1000:

@@ -179,6 +179,11 @@ def run_skill(
     """
     t0 = world.sim_time
     skill.reset(world, goal)
+    if should_stop is None:
+        should_stop = getattr(world, "stop_check", None)
+    # "slower": the same control actions over more physics substeps (more sim time per step).
+    scale = min(1.0, max(0.25, float(getattr(world, "motion_scale", 1.0))))
+    substeps = max(SUBSTEPS, round(SUBSTEPS / scale))
     dt = 1.0 / CONTROL_HZ
     limit = world.safety.max_speed * _SPEED_SLACK
     while not skill.done:
@@ -204,6 +209,6 @@ def run_skill(
                 f"({step / dt:.2f} m/s); the limit is {world.safety.max_speed:.2f} m/s",
             )
         world.arm.command(target, action.yaw, action.gripper_width)
-        world.step(SUBSTEPS)
+        world.step(substeps)
     result = skill.result()
     return result.model_copy(update={"sim_time": world.sim_time - t0})

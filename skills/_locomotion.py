@@ -60,7 +60,7 @@ STOP_TOL_RAD: Final[float] = math.radians(1.5)
 GUARD_TILT_RAD: Final[float] = 0.5
 _SETTLE_S: Final[float] = 0.25
 
-LocoStatus = Literal["ok", "blocked", "fell", "timeout", "failed"]
+LocoStatus = Literal["ok", "blocked", "fell", "timeout", "failed", "stopped"]
 
 
 @dataclass(frozen=True)
@@ -226,6 +226,10 @@ def run_locomotion(
             if trouble is not None:
                 status, why = trouble
                 return finish(status, f"{sk.id}: {why}", blocked_by=world.foreign_contacts())
+            stop = getattr(world, "stop_check", None)
+            if stop is not None and stop():
+                robot.stand()
+                return finish("stopped", f"{sk.id} stopped on request")
             if world.sim_time - t0 >= budget:
                 return finish(
                     "timeout", f"{sk.id} did not finish within {budget:.1f} s of sim time"

@@ -364,6 +364,17 @@ def run_drive(
     obs = observe_base(world)
     try:
         while not skill.done:
+            stop = getattr(world, "stop_check", None)
+            if stop is not None and stop():
+                world.stop_base()
+                res = skill.result(observe_base(world))
+                return res.model_copy(
+                    update={
+                        "status": "stopped",
+                        "message": f"{skill.id} stopped on request",
+                        "sim_time": world.sim_time - t0,
+                    }
+                )
             if world.sim_time - t0 >= max_sim_s:
                 world.stop_base()
                 world.step(CONTROL_HZ // 2 * SUBSTEPS)

@@ -214,6 +214,12 @@ def abstract_command(command: str, extra_colors: Iterable[str] = ()) -> Abstract
         if w in colors and nxt in ("block", "cube", "bowl"):
             colour = _COLOR_SYNONYMS.get(w, w)
             kind = "bowl" if nxt == "bowl" else "block"
+            third = words[i + 2] if i + 2 < len(words) else ""
+            # A second object of the same colour and kind is named "<colour> <kind> 2".
+            if len(third) == 1 and third in "23456789":
+                add_slot(kind, f"{colour} {kind} {third}", numbered=True)
+                i += 3
+                continue
             add_slot(kind, f"{colour} {kind}", numbered=True)
             i += 2
             continue

@@ -61,6 +61,9 @@ class PlanContext(BaseModel):
             with only its command, for callers written before sessions had programs).
         previous_program: The program of the previous attempt at this command, if any.
         previous_check: The check program of the previous attempt, if any.
+        corrections: What the person said to correct this task, oldest first ("no, the
+            blue one"); the command has not been rewritten for them.
+        calls_so_far: The primitive calls that already ran in this task, as text lines.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -72,6 +75,8 @@ class PlanContext(BaseModel):
     history: list[SessionTurn] = Field(default_factory=list)
     previous_program: str | None = None
     previous_check: str | None = None
+    corrections: list[str] = Field(default_factory=list)
+    calls_so_far: list[str] = Field(default_factory=list)
 
     @field_validator("history", mode="before")
     @classmethod

@@ -53,7 +53,7 @@ from policywright.agent.planner._extract import (
     extract_program,
 )
 from policywright.agent.planner._text import PLACEHOLDER_RE
-from policywright.agent.planner.base import PlanContext, Program, SessionTurn
+from policywright.agent.planner.base import PlanContext, Program, SceneObject, SessionTurn
 from policywright.agent.planner.memory import MemoryEntry, ProgramMemory, scene_signature
 from policywright.agent.planner.offline import fill_template
 from policywright.errors import EmptyCommandError, InternalError, ModelReplyError
@@ -166,7 +166,9 @@ class LLMPlanner:
         image_size: tuple[int, int] = (320, 240),
         max_tokens: int = 2048,
         plan_cache: bool = True,
+        exclude_families: tuple[str, ...] = (),
     ) -> None:
+        self.exclude_families = frozenset(exclude_families)
         self.model = model
         self.memory = memory
         self.listing = listing
@@ -180,6 +182,8 @@ class LLMPlanner:
         self.max_tokens = max_tokens
         self.plan_cache = plan_cache
         self.name = f"llm:{model.id}"
+        #: High-level corrections are understood by the model (see the correct node).
+        self.uses_llm = True
         #: Usage of the last :meth:`write` (all its model calls).
         self.last_usage = Usage()
         # The last program returned per command: the repair prompt shows it when the engine
@@ -228,7 +232,7 @@ class LLMPlanner:
         for entry, score in self.memory.search(command, k=max(self.k_examples * 8, 20)):
             if len(out) >= self.k_examples:
                 break
-            if score <= 0.0 or entry.family in families:
+            if score <= 0.0 or entry.family in families or entry.family in self.exclude_families:
                 continue
             key = (entry.id, entry.command_template, entry.code_template, entry.check_template)
             if key not in self._concrete_cache:
@@ -255,7 +259,39 @@ class LLMPlanner:
             ],
             "turns": [_turn_vars(t) for t in turns],
             "image": {"width": self.image_size[0], "height": self.image_size[1]} if image else None,
+            "corrections": list(ctx.corrections),
+            "lessons": self._lessons(ctx),
         }
+
+    def _lessons(self, ctx: PlanContext) -> list[dict[str, Any]]:
+        """What corrections taught for similar commands (newest first, at most 2)."""
+        from policywright.agent.planner._text import abstract_command
+
+        wanted = abstract_command(ctx.command).tokens
+        out: list[dict[str, Any]] = []
+        for lesson in self.memory.lessons():
+            if abstract_command(lesson.command).tokens != wanted:
+                continue
+            out.append(
+                {"command": lesson.command, "corrections": lesson.corrections, "code": lesson.code}
+            )
+            if len(out) == 2:
+                break
+        return out
+
+    def record_lesson(
+        self, command: str, scene: list[SceneObject], corrections: list[str], program: Program
+    ) -> None:
+        """Remember the program a person's corrections led to (later prompts show it)."""
+        self.memory.store_lesson(
+            command,
+            scene,
+            corrections,
+            program.code,
+            program.check_code,
+            family=program.family,
+            slots=program.slots,
+        )
 
     def user_text(self, ctx: PlanContext, *, image: bool = False) -> str:
         """The user message of a first attempt (examples, history, scene, command)."""

@@ -41,7 +41,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Schema version stored in SQLite's ``user_version`` pragma.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SEED_RESOURCE = "examples.yaml"
 
 
@@ -103,6 +103,36 @@ class PlanRecord(BaseModel):
     model_id: str
     hits: int = Field(ge=0)
     created_at: str
+
+
+class Lesson(BaseModel):
+    """What a person's corrections taught for one command.
+
+    Attributes:
+        id: Row id.
+        command: The normalised command as first given.
+        objects: The object names the scene held (the lesson applies where they all are).
+        scene_signature: The scene's names and kinds.
+        corrections: What the person said, in order.
+        code: The program that finally succeeded (nudges kept as ``shift_target``).
+        check_code: Its check program.
+        family: The task family, when known.
+        slots: The slot values of the final program.
+        uses: How often it was reused.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int
+    command: str
+    objects: list[str]
+    scene_signature: str
+    corrections: list[str]
+    code: str
+    check_code: str
+    family: str | None = None
+    slots: dict[str, str] = Field(default_factory=dict)
+    uses: int = 0
 
 
 def normalise_command(command: str) -> str:
@@ -251,8 +281,32 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    # Lessons: what a person's corrections taught (command -> the program that finally worked).
+    conn.execute(
+        """CREATE TABLE lessons (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            command TEXT NOT NULL,
+            objects TEXT NOT NULL,
+            scene_signature TEXT NOT NULL,
+            corrections TEXT NOT NULL,
+            code TEXT NOT NULL,
+            check_code TEXT NOT NULL,
+            family TEXT,
+            slots TEXT NOT NULL DEFAULT '{}',
+            uses INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX lessons_command ON lessons (command)")
+
+
 # Migration i+1 upgrades a database from user_version i; append, never edit, when the schema grows.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migrate_to_1,
+    _migrate_to_2,
+    _migrate_to_3,
+]
 
 _PLAN_COLUMNS = (
     "id, command, scene_signature, context_key, code, check_code, model_id, hits, created_at"
@@ -598,6 +652,78 @@ class ProgramMemory:
                 "code = excluded.code, model_id = excluded.model_id",
                 (name, code, model_id, now, now),
             )
+
+    def store_lesson(
+        self,
+        command: str,
+        objects: Iterable[_Named],
+        corrections: list[str],
+        code: str,
+        check_code: str,
+        *,
+        family: str | None = None,
+        slots: dict[str, str] | None = None,
+    ) -> int:
+        """Keep what corrections taught; a newer lesson for the same command and scene wins."""
+        objs = list(objects)
+        names = sorted(o.name for o in objs)
+        sig = scene_signature(objs)
+        key = normalise_command(command)
+        now = datetime.now(UTC).isoformat()
+        with self._tx() as conn:
+            conn.execute(
+                "DELETE FROM lessons WHERE command = ? AND scene_signature = ?", (key, sig)
+            )
+            cur = conn.execute(
+                "INSERT INTO lessons (command, objects, scene_signature, corrections, code, "
+                "check_code, family, slots, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    json.dumps(names),
+                    sig,
+                    json.dumps(corrections),
+                    code,
+                    check_code,
+                    family,
+                    json.dumps(slots or {}),
+                    now,
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def lessons(self) -> list[Lesson]:
+        """Every lesson, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, command, objects, scene_signature, corrections, code, check_code, "
+                "family, slots, uses FROM lessons ORDER BY id DESC"
+            ).fetchall()
+        return [
+            Lesson(
+                id=r[0],
+                command=r[1],
+                objects=json.loads(r[2]),
+                scene_signature=r[3],
+                corrections=json.loads(r[4]),
+                code=r[5],
+                check_code=r[6],
+                family=r[7],
+                slots=json.loads(r[8]),
+                uses=r[9],
+            )
+            for r in rows
+        ]
+
+    def find_lesson(self, command: str, present: Iterable[str]) -> Lesson | None:
+        """The newest lesson for this command whose objects are all in the scene."""
+        key = normalise_command(command)
+        names = set(present)
+        for lesson in self.lessons():
+            if lesson.command == key and set(lesson.objects) <= names:
+                with self._tx() as conn:
+                    conn.execute("UPDATE lessons SET uses = uses + 1 WHERE id = ?", (lesson.id,))
+                return lesson
+        return None
 
     def functions(self) -> dict[str, str]:
         """Every learned function (name -> source), by name."""

@@ -158,10 +158,33 @@ class OfflinePlanner:
     """
 
     name = "offline"
+    #: Corrections that need understanding (not a slot edit) need an LLM planner.
+    uses_llm = False
 
-    def __init__(self, memory: ProgramMemory, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        memory: ProgramMemory,
+        threshold: float = DEFAULT_THRESHOLD,
+        *,
+        exclude_families: tuple[str, ...] = (),
+    ) -> None:
         self.memory = memory
         self.threshold = threshold
+        self.exclude_families = frozenset(exclude_families)
+
+    def record_lesson(
+        self, command: str, scene: list[SceneObject], corrections: list[str], program: Program
+    ) -> None:
+        """Remember the program a person's corrections led to, for this command and scene."""
+        self.memory.store_lesson(
+            command,
+            scene,
+            corrections,
+            program.code,
+            program.check_code,
+            family=program.family,
+            slots=program.slots,
+        )
 
     def write(self, ctx: PlanContext) -> Program:
         """Write a program for ``ctx.command`` from the closest stored template.
@@ -188,6 +211,19 @@ class OfflinePlanner:
         if not command.strip():
             raise EmptyCommandError("the command is empty; say what the robot should do")
         present = [o.name for o in ctx.scene]
+        if not ctx.feedback:
+            lesson = self.memory.find_lesson(command, present)
+            if lesson is not None:
+                logger.info("offline plan from lesson #%d for %r", lesson.id, command)
+                return Program(
+                    code=lesson.code,
+                    check_code=lesson.check_code,
+                    provenance=(
+                        f"offline:lesson#{lesson.id} (taught: {'; '.join(lesson.corrections)})"
+                    ),
+                    family=lesson.family,
+                    slots=dict(lesson.slots),
+                )
         abstracted = abstract_command(command, extra_colors=[o.color for o in ctx.scene])
         for slot, value in abstracted.slots.items():
             if _OBJECT_SLOT_RE.match(slot) and value not in present:
@@ -195,6 +231,8 @@ class OfflinePlanner:
         ranked = self.memory.rank(abstracted.tokens)
         wanted = set(abstracted.slots)
         guards = GUARD_WORDS.intersection(abstracted.tokens)
+        if self.exclude_families:
+            ranked = [(e, sc) for e, sc in ranked if e.family not in self.exclude_families]
         fitting = [
             (e, s) for e, s in ranked if s >= self.threshold and self._fits(e, wanted, guards)
         ]

@@ -128,7 +128,7 @@ class CallRecord(BaseModel):
     error: str | None = None
 
 
-ExecStatus = Literal["ok", "refused", "error", "timeout", "memory"]
+ExecStatus = Literal["ok", "refused", "error", "timeout", "memory", "preempted"]
 
 
 class ExecReport(BaseModel):
@@ -136,7 +136,8 @@ class ExecReport(BaseModel):
 
     Attributes:
         status: "ok", "refused" (static check or safety limit), "error" (an exception or a
-            limit such as the output size), "timeout" or "memory".
+            limit such as the output size), "timeout", "memory" or "preempted" (a person's
+            correction or "stop" interrupted it at a primitive boundary).
         rule: The rule that refused the program ("import", "safety:workspace", ...).
         line: The failing program line, when known.
         source_line: The text of that line.

@@ -38,7 +38,7 @@ from policywright.agent.sandbox._models import (
     SandboxLimits,
 )
 from policywright.agent.sandbox._static import check_program
-from policywright.errors import ProgramError, SafetyViolation
+from policywright.errors import Preempted, ProgramError, SafetyViolation
 
 __all__ = ["PrimitiveCallError", "PrimitiveHost", "Sandbox"]
 
@@ -372,6 +372,9 @@ class _Session:
             raise _Outcome(
                 "refused", rule=f"safety:{exc.rule}", line=line, message=str(exc)
             ) from None
+        except Preempted as exc:
+            record.ok, record.error = False, str(exc)
+            raise _Outcome("preempted", line=line, message=str(exc)) from None
         except Exception as exc:
             _log.exception("primitive host failed on %s()", name)
             record.ok, record.error = False, f"{type(exc).__name__}: {exc}"

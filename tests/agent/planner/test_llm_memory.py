@@ -65,6 +65,7 @@ def test_schema_1_database_is_migrated(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE plans")
     conn.execute("DROP TABLE functions")
+    conn.execute("DROP TABLE lessons")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -73,5 +74,5 @@ def test_schema_1_database_is_migrated(tmp_path: Path) -> None:
         memory.store_function("f", "def f():\n    return 1\n", "m")
         assert memory.plans() == []
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     conn.close()

@@ -1,0 +1,208 @@
+"""Corrections, questions and threads through the real engine (offline planner, PyBullet)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from policywright.config import EngineConfig
+from policywright.engine import Engine
+from policywright.errors import UnknownThreadError, UserError
+from policywright.sim import SceneSpec, TabletopWorld
+
+from .conftest import ScriptedPlanner, prog
+
+pytestmark = pytest.mark.sim
+
+SCENE = {
+    "objects": [
+        {"name": "red block", "color": "red", "kind": "block", "position": [0.45, 0.12]},
+        {"name": "yellow block", "color": "yellow", "kind": "block", "position": [0.42, -0.15]},
+        {"name": "blue bowl", "color": "blue", "kind": "bowl", "position": [0.60, 0.10]},
+        {"name": "green bowl", "color": "green", "kind": "bowl", "position": [0.58, -0.12]},
+    ]
+}
+
+
+def _world(extra: list[dict[str, Any]] | None = None) -> TabletopWorld:
+    data = {"objects": [*SCENE["objects"], *(extra or [])]}
+    return TabletopWorld(SceneSpec.model_validate(data))
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    world = _world()
+    eng = Engine(world, EngineConfig(state_dir=tmp_path / "state"))
+    yield eng
+    eng.close()
+    world.close()
+
+
+def _xy(eng: Engine, name: str) -> np.ndarray:
+    return np.asarray(eng.world.true_poses()[name].position[:2])
+
+
+def test_nudge_after_the_last_action_moves_the_result_and_is_learned(
+    engine: Engine, tmp_path: Path
+) -> None:
+    events: list[dict[str, Any]] = []
+    first = engine.run("put the red block in the blue bowl", on_event=events.append)
+    assert first.status == "succeeded"
+    before = _xy(engine, "red block")
+    fixed = engine.correct(first.thread_id, "a bit more to the left", on_event=events.append)
+    assert fixed.status == "succeeded", fixed.reason
+    assert fixed.corrections[-1]["status"] == "applied"
+    after = _xy(engine, "red block")
+    bowl = _xy(engine, "blue bowl")
+    # "a bit" is 2 cm along +y (the robot's left) from where the block was aimed (the bowl).
+    assert after[1] - bowl[1] == pytest.approx(0.02, abs=0.012)
+    assert after[1] > before[1]
+    assert any(e.get("event") == "correction" for e in events)
+
+    # Learned: a fresh world from the same scene, the same state dir -> no correction needed.
+    world2 = _world()
+    with Engine(world2, engine.config) as eng2:
+        again = eng2.run("put the red block in the blue bowl")
+        assert again.status == "succeeded"
+        assert "lesson" in again.attempts[-1]["program"]["provenance"]
+        assert "shift_target" in again.attempts[-1]["program"]["code"]
+        moved = np.asarray(world2.true_poses()["red block"].position[:2])
+        assert moved[1] - bowl[1] == pytest.approx(0.02, abs=0.012)
+    world2.close()
+
+
+def test_stop_halts_within_one_control_step_then_continue(engine: Engine) -> None:
+    marks: dict[str, float] = {}
+    trace: list[str] = []
+
+    def on_event(e: dict[str, Any]) -> None:
+        trace.append(f"{e.get('event')} {e.get('name', '')} {engine.world.sim_time:.4f} {e.get('error', '')}")
+        if e.get("event") == "call_start" and e["name"] == "put_first_on_second":
+            # Let the arm start moving, then say stop from "another" front end.
+            engine.world.step(240)
+            marks["posted"] = engine.world.sim_time
+            ack = engine.post_correction("stop!")
+            assert ack.accepted and ack.kind == "stop"
+        if e.get("event") == "preempted":
+            marks.setdefault("stopped", engine.world.sim_time)
+
+    result = engine.run("put the red block in the green bowl", on_event=on_event)
+    assert result.status == "waiting"
+    assert result.question and result.question["kind"] == "stopped"
+    # The skill polls the stop flag every control step (60 Hz): at most one step of motion.
+    assert marks["stopped"] - marks["posted"] <= 1 / 60 + 1e-6, (marks, trace)
+    done = engine.resume(result.thread_id, "continue")
+    assert done.status == "succeeded", done.reason
+    assert [c["kind"] for c in done.corrections][:1] == ["stop"]
+    rows = engine.journal.calls(result.thread_id, 1)
+    assert [r.status for r in rows if r.name == "put_first_on_second"] == ["done"]
+
+
+def test_high_level_correction_replans_with_a_slot_edit_and_is_learned(engine: Engine) -> None:
+    first = engine.run("put the red block in the blue bowl")
+    assert first.status == "succeeded"
+    fixed = engine.correct(first.thread_id, "no, the green bowl")
+    assert fixed.status == "succeeded", fixed.reason
+    assert fixed.command == "put the red block in the green bowl"
+    assert np.linalg.norm(_xy(engine, "red block") - _xy(engine, "green bowl")) < 0.06
+    world2 = _world()
+    with Engine(world2, engine.config) as eng2:
+        again = eng2.run("put the red block in the blue bowl")
+        assert "lesson" in again.attempts[-1]["program"]["provenance"]
+        pos = np.asarray(world2.true_poses()["red block"].position[:2])
+        assert np.linalg.norm(pos - np.asarray(world2.true_poses()["green bowl"].position[:2])) < 0.06
+    world2.close()
+
+
+def test_corrections_that_cannot_be_applied_say_why(engine: Engine) -> None:
+    first = engine.run("put the red block in the blue bowl")
+    r1 = engine.correct(first.thread_id, "no, the purple bowl")
+    assert r1.corrections[-1]["status"] == "rejected"
+    assert "no purple bowl" in r1.corrections[-1]["message"]
+    r2 = engine.correct(first.thread_id, "put it next to the cup instead")
+    assert r2.corrections[-1]["status"] == "rejected"
+    assert "needs an LLM" in r2.corrections[-1]["message"]
+    assert len(r2.corrections) == 2  # both kept in the record
+    with pytest.raises(UserError):
+        engine.correct(first.thread_id, "   ")
+
+
+def test_posting_with_no_task_running_or_gibberish_is_refused(engine: Engine) -> None:
+    ack = engine.post_correction("a bit to the left")
+    assert not ack.accepted and "no task is running" in ack.message
+    ack = engine.post_correction("")
+    assert not ack.accepted
+
+
+def test_many_corrections_at_once_none_lost(engine: Engine) -> None:
+    acks = []
+
+    def on_event(e: dict[str, Any]) -> None:
+        if e.get("event") == "call_start" and not acks:
+            acks.extend(engine.post_correction("slower") for _ in range(40))
+
+    result = engine.run("put the red block in the green bowl", on_event=on_event)
+    accepted = [a for a in acks if a.accepted]
+    assert 0 < len(accepted) < 40
+    assert all("already waiting" in a.message for a in acks if not a.accepted)
+    assert result.status == "succeeded", result.reason
+    assert len([c for c in result.corrections if c["kind"] == "speed"]) == len(accepted)
+
+
+def test_ambiguous_command_asks_and_the_answer_resumes(tmp_path: Path) -> None:
+    extra = [{"name": "red block 2", "color": "red", "kind": "block", "position": [0.40, 0.0]}]
+    world = _world(extra)
+    with Engine(world, EngineConfig(state_dir=tmp_path)) as eng:
+        waiting = eng.run("put the red block in the blue bowl")
+        assert waiting.status == "waiting" and waiting.exit_code == 4
+        assert waiting.question is not None
+        assert waiting.question["options"] == ["red block", "red block 2"]
+        wrong = eng.resume(waiting.thread_id, "the purple one")
+        assert wrong.status == "waiting" and "please answer" in wrong.reason
+        done = eng.resume(waiting.thread_id, "red block 2")
+        assert done.status == "succeeded", done.reason
+        assert done.command == "put the red block 2 in the blue bowl"
+        pos = np.asarray(world.true_poses()["red block 2"].position[:2])
+        assert np.linalg.norm(pos - np.asarray(world.true_poses()["blue bowl"].position[:2])) < 0.06
+    world.close()
+
+
+def test_spent_budget_asks_for_a_hint(tmp_path: Path) -> None:
+    world = _world()
+    bad = prog("say('hmm')\n", 'verdict(False, "nothing moved")\n')
+    good = prog("put_first_on_second('red block', 'blue bowl')\n", "verdict(is_on('red block', 'blue bowl'), 'on')\n")
+    planner = ScriptedPlanner([bad, good])
+    cfg = EngineConfig(state_dir=tmp_path, max_attempts=1, ask_on_failure=True)
+    with Engine(world, cfg, planner=planner) as eng:
+        waiting = eng.run("put the red block in the blue bowl")
+        assert waiting.status == "waiting" and waiting.question["kind"] == "budget"
+        done = eng.resume(waiting.thread_id, "pick it up first, then put it in the bowl")
+        assert done.status == "succeeded"
+        assert any("pick it up first" in f for f in planner.seen[-1].feedback)
+    world.close()
+
+
+def test_resume_of_unknown_or_finished_thread_is_clear(engine: Engine) -> None:
+    with pytest.raises(UnknownThreadError, match="no thread"):
+        engine.resume("nope")
+    first = engine.run("put the red block in the blue bowl")
+    with pytest.raises(UnknownThreadError, match="finished"):
+        engine.resume(first.thread_id)
+    with pytest.raises(UserError, match="already exists"):
+        engine.run("put the red block in the blue bowl", thread_id=first.thread_id)
+
+
+def test_history_lists_steps_and_a_fork_continues(engine: Engine) -> None:
+    first = engine.run("put the red block in the blue bowl")
+    steps = engine.history(first.thread_id)
+    ran = [s.node for s in steps]
+    assert ran[:4] == ["input", "__start__", "observe", "clarify"] or "observe" in ran
+    plan_step = next(s for s in steps if s.node == "plan")
+    new_id = engine.fork(first.thread_id, plan_step.step)
+    assert new_id != first.thread_id
+    assert math.isfinite(len(engine.history(new_id)))
