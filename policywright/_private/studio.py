@@ -39,7 +39,9 @@ class _Contexts:
         with self._lock:
             engine = self._engines.get(key)
             if engine is None:
-                state_dir = Path(os.environ.get("POLICYWRIGHT_STUDIO_STATE", ".policywright-studio"))
+                state_dir = Path(
+                    os.environ.get("POLICYWRIGHT_STUDIO_STATE", ".policywright-studio")
+                )
                 config = EngineConfig(state_dir=state_dir)
                 world = make_world("tabletop", state.get("command", ""), config=config)
                 engine = Engine(world, config)

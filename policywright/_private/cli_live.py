@@ -1,0 +1,219 @@
+"""``policywright chat`` and ``policywright serve``: a person in the loop while the robot works."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+__all__ = ["register"]
+
+
+def _engine(
+    world_kind: str,
+    seed: int,
+    objects: str | None,
+    state_dir: Path | None,
+    llm: str | None,
+    config_file: Path | None,
+) -> tuple[Any, Any]:
+    from policywright._private.settings import load_config
+    from policywright.engine import Engine, make_world
+
+    config = load_config(
+        config_file,
+        overrides={
+            "seed": seed or None,
+            "state_dir": state_dir,
+            "llm": llm,
+            "ask_on_failure": True,
+        },
+    )
+    names = [n.strip() for n in objects.split(",") if n.strip()] if objects else None
+    world = make_world(world_kind, "", seed=config.seed, objects=names, config=config)
+    return world, Engine(world, config)
+
+
+class _ChatPrinter:
+    """Events -> lines; the program is shown when written and each line marked as it runs."""
+
+    def __init__(self, out: Console) -> None:
+        from policywright.cli import _Printer
+
+        self.out = out
+        self.base = _Printer(out)
+        self.lines: list[str] = []
+
+    def __call__(self, e: dict[str, Any]) -> None:
+        kind = e.get("event")
+        if kind == "program":
+            self.lines = str(e.get("code", "")).splitlines()
+        if kind == "call_start":
+            line = e.get("line") or 0
+            src = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else e.get("name")
+            self.out.print(f"[bold magenta]▶ line {line}[/bold magenta] {escape(str(src))}")
+            return
+        if kind == "ack":
+            colour = "green" if e.get("accepted") else "yellow"
+            self.out.print(f"[{colour}]» {escape(str(e.get('message', '')))}[/{colour}]")
+            return
+        if kind == "result":
+            colour = {"succeeded": "green", "waiting": "cyan"}.get(e["status"], "red")
+            self.out.print(
+                f"[{colour}]■ {e['status']}[/{colour}] ({e['thread_id']}): {escape(e['reason'])}"
+            )
+            if e["status"] == "waiting" and e.get("question"):
+                q = e["question"]
+                self.out.print(f"[bold cyan]? {escape(q.get('question', ''))}[/bold cyan]")
+            return
+        if kind == "error":
+            self.out.print(f"[red]error: {escape(e['message'])}[/red]")
+            return
+        if kind in ("frames", "state", "threads"):
+            return
+        self.base(e)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``chat`` and ``serve`` to the main command line."""
+
+    @app.command()
+    def chat(
+        world_kind: Annotated[
+            str, typer.Option("--world", help="tabletop, floor or mobile.")
+        ] = "tabletop",
+        seed: Annotated[int, typer.Option(min=0, help="Seed of the sampled scene.")] = 0,
+        objects: Annotated[
+            str | None, typer.Option(help='Objects, e.g. "red block, blue bowl".')
+        ] = None,
+        session: Annotated[
+            str, typer.Option(help="Session name (follow-ups see earlier turns).")
+        ] = "chat",
+        state_dir: Annotated[
+            Path | None, typer.Option(help="Folder for checkpoints and memory.")
+        ] = None,
+        llm: Annotated[str | None, typer.Option(help="Plan with a model (as for run).")] = None,
+        config_file: Annotated[
+            Path | None, typer.Option("--config", help="A TOML settings file.")
+        ] = None,
+    ) -> None:
+        """Type commands, and corrections while the robot moves ("stop", "a bit to the left").
+
+        Lines are read in the background, so you can type while a task runs: text then goes to
+        the robot as a correction. /help, /threads, /resume ID, /stop, /quit.
+        """
+        from policywright._private.live import LiveSession
+
+        out = Console(highlight=False)
+        world, engine = _engine(world_kind, seed, objects, state_dir, llm, config_file)
+        live = LiveSession(engine, session=session)
+        sub = live.subscribe()
+        printer = _ChatPrinter(out)
+        lines: list[str | None] = []
+        cond = threading.Condition()
+
+        def reader() -> None:
+            for raw in sys.stdin:
+                with cond:
+                    lines.append(raw.rstrip("\n"))
+                    cond.notify()
+            with cond:
+                lines.append(None)
+                cond.notify()
+
+        threading.Thread(target=reader, daemon=True).start()
+        out.print(
+            f"[bold]policywright chat[/bold]: {world.kind} world, objects: "
+            f"{', '.join(sorted(world.detect()))}. /help for help."
+        )
+        eof = False
+        try:
+            while True:
+                while (event := sub.get(timeout=0.05)) is not None:
+                    printer(event)
+                with cond:
+                    line = lines.pop(0) if lines else ""
+                if line is None:
+                    eof = True
+                if eof:
+                    # Input ended (a pipe): finish what was asked, then leave.
+                    if live.idle:
+                        while (event := sub.get(timeout=0.2)) is not None:
+                            printer(event)
+                        break
+                    continue
+                if not line.strip():
+                    continue
+                cmd = line.strip()
+                if cmd in ("/quit", "/exit"):
+                    break
+                if cmd == "/help":
+                    out.print(
+                        "commands and corrections are plain text;\n"
+                        "/threads, /resume ID, /stop, /quit"
+                    )
+                elif cmd == "/threads":
+                    for t in live.threads()[:10]:
+                        out.print(f"  {t['thread_id']}  {t['status']:<9} {escape(t['command'])}")
+                elif cmd.startswith("/resume"):
+                    live.resume(cmd.removeprefix("/resume").strip())
+                elif cmd == "/stop":
+                    live.stop()
+                else:
+                    live.submit(cmd)
+                    time.sleep(0.05)
+        finally:
+            live.close()
+            engine.close()
+            world.close()
+
+    @app.command()
+    def serve(
+        host: Annotated[
+            str, typer.Option(help="Address to bind (loopback by default).")
+        ] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+        world_kind: Annotated[
+            str, typer.Option("--world", help="tabletop, floor or mobile.")
+        ] = "tabletop",
+        seed: Annotated[int, typer.Option(min=0)] = 0,
+        objects: Annotated[
+            str | None, typer.Option(help='Objects, e.g. "red block, blue bowl".')
+        ] = None,
+        session: Annotated[str, typer.Option(help="Session name.")] = "web",
+        state_dir: Annotated[
+            Path | None, typer.Option(help="Folder for checkpoints and memory.")
+        ] = None,
+        llm: Annotated[str | None, typer.Option(help="Plan with a model (as for run).")] = None,
+        config_file: Annotated[
+            Path | None, typer.Option("--config", help="A TOML settings file.")
+        ] = None,
+    ) -> None:
+        """Serve the web UI (extra [web]): camera views, the program, the log, chat and stop."""
+        from policywright._private.live import LiveSession
+        from policywright._private.web.app import create_app, require_web
+
+        uvicorn = require_web()
+        out = Console(stderr=True)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            out.print(
+                f"[bold red]warning: serving on {host}: anyone who can reach it "
+                "can move the robot[/bold red]"
+            )
+        world, engine = _engine(world_kind, seed, objects, state_dir, llm, config_file)
+        live = LiveSession(engine, session=session)
+        out.print(f"policywright web UI on http://{host}:{port}/")
+        try:
+            uvicorn.run(create_app(live), host=host, port=port, log_level="warning")
+        finally:
+            with contextlib.suppress(Exception):
+                live.close()
+            engine.close()
+            world.close()
