@@ -77,7 +77,10 @@ def apply_correction(
     kind = correction.kind
     thread = state.get("thread_id", "default")
     attempt = state.get("attempt", 0)
-    rows = ctx.journal.calls(thread, attempt) if attempt else []
+    journal = ctx.journal
+    if journal is None:
+        return CorrectionOutcome("rejected", "this engine keeps no journal", "end")
+    rows = journal.calls(thread, attempt) if attempt else []
     if kind == "continue":
         if finished:
             return CorrectionOutcome("rejected", "the task already finished", "end")
@@ -101,7 +104,7 @@ def apply_correction(
         ctx.world.restore_state(last.before_snap)
         ctx.prim.invalidate()
         ctx.prim.before_pick = None
-        ctx.journal.drop_calls_from(thread, attempt, last.idx)
+        journal.drop_calls_from(thread, attempt, last.idx)
         return CorrectionOutcome(
             "applied",
             f"undid {last.name}() (line {last.line}); the robot waits",

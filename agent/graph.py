@@ -422,10 +422,10 @@ def correct(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         except CorrectionParseError as exc:
             follow = None
             write({"event": "correction", "text": text, "status": "rejected", "message": str(exc)})
-        nxt = [PendingCorrection(seq=head.seq, correction=follow)] if follow is not None else [head]
+        first = [PendingCorrection(seq=head.seq, correction=follow)] if follow else [head]
         write({"event": "correction", **record})
         return {
-            "pending": [p.model_dump(mode="json") for p in [*nxt, *rest]],
+            "pending": [p.model_dump(mode="json") for p in [*first, *rest]],
             "corrections": [record],
             "next_step": "correct",
         }
@@ -435,11 +435,11 @@ def correct(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     update: dict[str, Any] = dict(outcome.update)
     update["corrections"] = [record]
     remaining = [p.model_dump(mode="json") for p in rest]
-    nxt = outcome.next
+    nxt: str = outcome.next
     if nxt == "ask":
         stop = Correction(text="stop", kind="stop")
         remaining = [PendingCorrection(seq=head.seq, correction=stop).model_dump(), *remaining]
-        nxt = "correct"  # type: ignore[assignment]
+        nxt = "correct"
     update["pending"] = remaining
     if nxt == "plan":
         ctx.prim.invalidate()
@@ -450,9 +450,9 @@ def correct(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         if not state.get("original_command"):
             update["original_command"] = state["command"]
     if remaining and nxt in ("execute", "end", "verify"):
-        nxt = "correct"  # type: ignore[assignment]
+        nxt = "correct"
     if nxt == "execute" and state.get("finished"):
-        nxt = "end"  # type: ignore[assignment]
+        nxt = "end"
     update["next_step"] = nxt
     return update
 

@@ -414,9 +414,9 @@ def history(
             f"correction #{c.get('seq')} {c.get('text')!r} ({c.get('kind')}): "
             f"{c.get('status')}: {escape(str(c.get('message', '')))}"
         )
-    for c in report.pending_corrections:
+    for text in report.pending_corrections:
         console.print(
-            f"[yellow]correction {c!r} is journaled and not applied yet (resume)[/yellow]"
+            f"[yellow]correction {text!r} is journaled and not applied yet (resume)[/yellow]"
         )
     calls = report.calls
     if calls:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,6 +27,10 @@ class World(Protocol):
 
     kind: str
     cameras: tuple[str, ...]
+    #: Polled by the skills every control step; True stops the motion ("stop").
+    stop_check: Callable[[], bool] | None
+    #: Speed factor from "slower" (0.25..1.0).
+    motion_scale: float
 
     @property
     def sim_time(self) -> float:

@@ -149,9 +149,9 @@ def register(app: typer.Typer) -> None:
                             printer(event)
                         break
                     continue
-                if not line.strip():
+                cmd = (line or "").strip()
+                if not cmd:
                     continue
-                cmd = line.strip()
                 if cmd in ("/quit", "/exit"):
                     break
                 if cmd == "/help":

@@ -66,7 +66,7 @@ def make_graph() -> Any:
     builder: StateGraph[Any, Any, Any, Any] = build_graph()
     contexts = _Contexts()
     for name, spec in builder.nodes.items():
-        runnable = spec.runnable
+        runnable: Any = spec.runnable
         fn = getattr(runnable, "func", None)
         if fn is not None and "runtime" in fn.__code__.co_varnames[: fn.__code__.co_argcount]:
             runnable.func = _wrap(fn, contexts)

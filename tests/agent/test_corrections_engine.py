@@ -81,7 +81,9 @@ def test_stop_halts_within_one_control_step_then_continue(engine: Engine) -> Non
     trace: list[str] = []
 
     def on_event(e: dict[str, Any]) -> None:
-        trace.append(f"{e.get('event')} {e.get('name', '')} {engine.world.sim_time:.4f} {e.get('error', '')}")
+        trace.append(
+            f"{e.get('event')} {e.get('name', '')} {engine.world.sim_time:.4f} {e.get('error', '')}"
+        )
         if e.get("event") == "call_start" and e["name"] == "put_first_on_second":
             # Let the arm start moving, then say stop from "another" front end.
             engine.world.step(240)
@@ -115,7 +117,9 @@ def test_high_level_correction_replans_with_a_slot_edit_and_is_learned(engine: E
         again = eng2.run("put the red block in the blue bowl")
         assert "lesson" in again.attempts[-1]["program"]["provenance"]
         pos = np.asarray(world2.true_poses()["red block"].position[:2])
-        assert np.linalg.norm(pos - np.asarray(world2.true_poses()["green bowl"].position[:2])) < 0.06
+        assert (
+            np.linalg.norm(pos - np.asarray(world2.true_poses()["green bowl"].position[:2])) < 0.06
+        )
     world2.close()
 
 
@@ -175,7 +179,10 @@ def test_ambiguous_command_asks_and_the_answer_resumes(tmp_path: Path) -> None:
 def test_spent_budget_asks_for_a_hint(tmp_path: Path) -> None:
     world = _world()
     bad = prog("say('hmm')\n", 'verdict(False, "nothing moved")\n')
-    good = prog("put_first_on_second('red block', 'blue bowl')\n", "verdict(is_on('red block', 'blue bowl'), 'on')\n")
+    good = prog(
+        "put_first_on_second('red block', 'blue bowl')\n",
+        "verdict(is_on('red block', 'blue bowl'), 'on')\n",
+    )
     planner = ScriptedPlanner([bad, good])
     cfg = EngineConfig(state_dir=tmp_path, max_attempts=1, ask_on_failure=True)
     with Engine(world, cfg, planner=planner) as eng:

@@ -22,10 +22,22 @@ SCRIPT = Path(__file__).with_name("_crash_script.py")
 COMMAND = "put all the blocks in the green bowl"
 
 
-def _crash(state: Path, thread: str, event: str, name: str = "", nth: int = 1, post: str = "") -> None:
+def _crash(
+    state: Path, thread: str, event: str, name: str = "", nth: int = 1, post: str = ""
+) -> None:
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(state), thread, COMMAND, event, name, str(nth),
-         json.dumps(SCENE), post],
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(state),
+            thread,
+            COMMAND,
+            event,
+            name,
+            str(nth),
+            json.dumps(SCENE),
+            post,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -37,8 +49,16 @@ def _crash(state: Path, thread: str, event: str, name: str = "", nth: int = 1, p
 
 def _resume_cli(state: Path, thread: str) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "policywright", "resume", thread, "--state-dir", str(state),
-         "--json"],
+        [
+            sys.executable,
+            "-m",
+            "policywright",
+            "resume",
+            thread,
+            "--state-dir",
+            str(state),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -93,9 +113,11 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     (state / "checkpoints.sqlite").write_bytes(b"this is not a database" * 100)
-    with TabletopWorld(SceneSpec.model_validate(SCENE)) as world:
-        with pytest.raises(ConfigError, match="corrupt"):
-            Engine(world, EngineConfig(state_dir=state))
+    with (
+        TabletopWorld(SceneSpec.model_validate(SCENE)) as world,
+        pytest.raises(ConfigError, match="corrupt"),
+    ):
+        Engine(world, EngineConfig(state_dir=state))
 
 
 def test_history_cli_shows_steps_and_forks(tmp_path: Path) -> None:
@@ -105,9 +127,10 @@ def test_history_cli_shows_steps_and_forks(tmp_path: Path) -> None:
     from policywright.sim import SceneSpec, TabletopWorld
 
     state = tmp_path / "state"
-    with TabletopWorld(SceneSpec.model_validate(SCENE)) as world, Engine(
-        world, EngineConfig(state_dir=state)
-    ) as eng:
+    with (
+        TabletopWorld(SceneSpec.model_validate(SCENE)) as world,
+        Engine(world, EngineConfig(state_dir=state)) as eng,
+    ):
         res = eng.run("put the red block in the blue bowl", thread_id="h-1")
         eng.correct("h-1", "no, the green bowl")
         steps = eng.history("h-1")
@@ -117,7 +140,9 @@ def test_history_cli_shows_steps_and_forks(tmp_path: Path) -> None:
     assert "put_first_on_second" in out.output
     assert "no, the green bowl" in out.output
     step = next(s.step for s in steps if s.node == "plan")
-    forked = runner.invoke(app, ["history", "h-1", "--fork", str(step), "--state-dir", str(state), "--json"])
+    forked = runner.invoke(
+        app, ["history", "h-1", "--fork", str(step), "--state-dir", str(state), "--json"]
+    )
     assert forked.exit_code == 0, forked.output
     new_id = json.loads(forked.output)["thread_id"]
     resumed = _resume_cli(state, new_id)

@@ -3,7 +3,6 @@
 No ``from __future__ import annotations`` here: FastAPI reads the route annotations at runtime.
 """
 
-
 import asyncio
 import contextlib
 from importlib import resources
@@ -20,10 +19,7 @@ def require_web() -> Any:
         import fastapi  # noqa: F401
         import uvicorn
     except ImportError as exc:
-        raise MissingExtraError(
-            f"the web UI needs the [web] extra ({exc.name} is missing): "
-            "pip install 'policywright[web]'"
-        ) from exc
+        raise MissingExtraError("web", exc.name or "fastapi") from exc
     return uvicorn
 
 
