@@ -671,6 +671,11 @@ class Engine:
             raise UnknownThreadError(
                 f"no thread {thread_id!r}" + (f" (recent: {', '.join(known[:8])})" if known else "")
             )
+        if not snap.next and snap.values.get("status") == "running" and snap.values.get("current"):
+            # Cut off between steps (killed while a step's writes were being committed): route
+            # again from the last execution, whose record is complete.
+            self.graph.update_state(self._cfg(thread_id), {}, as_node="execute")
+            snap = self.graph.get_state(self._cfg(thread_id))
         if not snap.next:
             raise UnknownThreadError(
                 f"thread {thread_id!r} has finished ({snap.values.get('status')}); "
