@@ -132,9 +132,9 @@ class Correction(BaseModel):
         values = (*self.offset, self.rotate_deg, self.speed_scale)
         if not all(math.isfinite(v) for v in values):
             raise ValueError("correction numbers must be finite")
-        if math.hypot(*self.offset) > MAX_OFFSET_M + 1e-9:
+        if math.hypot(*self.offset) > MAX_OFFSET_M + 1e-6:
             raise ValueError(f"a nudge is at most {MAX_OFFSET_M} m")
-        if abs(self.rotate_deg) > MAX_ROTATE_DEG + 1e-9:
+        if abs(self.rotate_deg) > MAX_ROTATE_DEG + 1e-6:
             raise ValueError(f"a rotation is at most {MAX_ROTATE_DEG} degrees")
         if not _MIN_SPEED - 1e-9 <= self.speed_scale <= _MAX_SPEED + 1e-9:
             raise ValueError(f"speed_scale must be in [{_MIN_SPEED}, {_MAX_SPEED}]")
@@ -184,7 +184,7 @@ _MODIFIER_DIRECTIONS: Final = frozenset({"further", "farther"})
 #: "toward(s) me" and friends: the person stands where the robot is.
 _SELF_WORDS: Final = frozenset({"me", "you", "us", "yourself", "robot", "base"})
 
-_MAG_PHRASES: Final[Mapping[tuple[str, ...], str]] = MappingProxyType(
+_MAG_PHRASES: Final[Mapping[tuple[str, ...], Magnitude]] = MappingProxyType(
     {
         ("a", "tiny", "bit"): "tiny",
         ("a", "tiny", "little", "bit"): "tiny",
@@ -436,7 +436,27 @@ _NOUNS: Final = frozenset(
 )
 #: Words that carry no correction on their own; knowing them lets "please move that" parse.
 _FILLERS: Final = frozenset(
-    ["a", "an", "the", "it", "its", "it's", "that", "that's", "thats", "this", "these", "those", "them", "they", "there", "here", "please", "pls", "plz", "robot", "now", "just", "more", "even", "still", "no", "nope", "yes", "hey", "um", "uh", "oh", "hmm", "hm", "ah", "oops", "whoops", "sorry", "thank", "well", "actually", "really", "very", "quite", "i", "i'm", "im", "i'd", "you", "you're", "youre", "your", "me", "my", "we", "us", "our", "move", "moving", "moved", "put", "putting", "place", "placed", "go", "going", "went", "bring", "shift", "push", "slide", "set", "make", "get", "got", "can", "could", "would", "should", "will", "be", "is", "are", "was", "were", "been", "to", "from", "by", "with", "in", "into", "on", "onto", "at", "for", "do", "does", "did", "done", "have", "has", "had", "let", "let's", "lets", "try", "trying", "need", "needs", "want", "wanted", "meant", "mean", "use", "using", "like", "what", "how", "why", "when", "which", "who", "whom", "some", "any", "thing", "things", "object", "item", "piece", "something", "position", "again", "instead", "rather", "than", "about", "out", "off", "own", "also", "too", "so", "as", "if", "or", "and", "then", "but", "plus", "right", "left", "up", "down", "just", "little", "bit", "okay", "ok", "hold", "hang", "on", "moment", "sec", "second", "minute", "tiny", "pick", "picked", "grab", "grabbed", "grasp", "take", "took", "lay", "leave", "left", "keep", "kept", "carry", "stay", "where", "was", "were", "time", "times", "one", "ones", "same", "wrong", "mistake", "arm", "gripper", "hand", "said", "say", "told", "tell", "asked", "ask", "look", "see", "saw", "supposed", "intended", "think", "thought", "sure", "maybe", "perhaps", "probably", "almost", "exactly", "other", "another", "different", "instead", "those", "way", "all", "over", "around", "too", "far", "much", "much", "more", "less", "towards", "toward", "direction", "dear", "fine", "cheers", "great", "nice", "good", "perfect", "correct", "there's", "theres", "here's", "heres", "isn't", "aren't", "wasn't", "weren't", "don't", "doesn't", "didn't", "can't", "won't", "wont", "shouldn't", "couldn't", "wouldn't", "haven't", "hasn't", "did", "not", "never", "again", "speed", "pace", "velocity", "gently", "carefully", "careful", "easy", "steady", "drop", "release", "open", "close", "closed", "gripping", "holding", "hold", "held", "stopped", "going", "came", "come", "coming", "getting", "put", "grip", "let's"]
+    (  # noqa: SIM905 - a word list reads better as text
+        "a an the it its it's that that's thats this these those them they there here please pls "
+        "plz robot now just more even still no nope yes hey um uh oh hmm hm ah oops whoops sorry "
+        "thank well actually really very quite i i'm im i'd you you're youre your me my we us our "
+        "move moving moved put putting place placed go going went bring shift push slide set make "
+        "get got can could would should will be is are was were been to from by with in into on "
+        "onto at for do does did done have has had let let's lets try trying need needs want "
+        "wanted meant mean use using like what how why when which who whom some any thing things "
+        "object item piece something position again instead rather than about out off own also "
+        "too so as if or and then but plus right left up down little bit okay ok hold hang moment "
+        "sec second minute tiny pick picked grab grabbed grasp take took lay leave keep kept "
+        "carry stay where time times one ones same wrong mistake arm gripper hand said say told "
+        "tell asked ask look see saw supposed intended think thought sure maybe perhaps probably "
+        "almost exactly looks seems seem other another different way all over around far much "
+        "less towards toward "
+        "direction dear fine cheers great nice good perfect correct there's theres here's heres "
+        "isn't aren't wasn't weren't don't doesn't didn't can't won't wont shouldn't couldn't "
+        "wouldn't haven't hasn't not never speed pace velocity gently carefully careful easy "
+        "steady drop release open close closed gripping holding held stopped came come coming "
+        "getting grip give gave"
+    ).split()
 )
 
 _VOCABULARY: Final = frozenset(
@@ -472,6 +492,14 @@ _VOCABULARY: Final = frozenset(
     | COLORS.keys()
     | _COLOUR_ALIASES.keys()
 )
+#: "right" after these is "correct", not a direction.
+_RIGHT_AS_CORRECT: Final = frozenset(
+    {"thats", "that's", "is", "are", "youre", "you're", "looks", "seems", "exactly", "its", "it's"}
+)
+_RESTART_WORDS: Final = frozenset({"no", "nope", "sorry", "actually", "oops", "whoops"})
+_MIN_EXPLICIT_M: Final = 1e-4
+_MIN_EXPLICIT_DEG: Final = 0.1
+_MOVE_VERBS: Final = frozenset({"move", "shift", "push", "slide", "put", "bring", "place", "nudge"})
 _CLAUSE_WORDS: Final = frozenset({"and", "then", "but", "also", "plus"})
 
 # The tokeniser: every alternative is a run of one character class (or a fixed string), so the
@@ -542,6 +570,7 @@ class _Clause:
     """What one clause (text between commas / "and" / "then") says."""
 
     neg: bool = False  # a negation word has been seen (applies to what follows it)
+    restart: bool = False  # begins with "no" / "sorry" / "I mean": replaces what came before
     dirs: list[_Dir] = field(default_factory=list)
     mags: list[_Mag] = field(default_factory=list)
     rot: list[float] = field(default_factory=list)  # +1 / -1 per rotation direction word
@@ -563,6 +592,7 @@ class _Clause:
     unknown: list[str] = field(default_factory=list)
     bare_number: bool = False
     explicit_any: bool = False
+    move_verb: bool = False  # "move", "shift", "push": a left/right here is a move, not a turn
 
     def fine_content(self) -> bool:
         return bool(self.dirs or self.rot or self.rotate or self.speeds)
@@ -588,8 +618,14 @@ def _tokenise(low: str) -> list[_Tok]:
                 toks.append(_Tok("word", "not"))
                 continue
             text = text.replace("'", "") if text not in _VOCABULARY else text
-        if kind in ("num", "word", "deg", "sep"):
-            toks.append(_Tok(kind, text))  # type: ignore[arg-type]
+        if kind == "word":
+            toks.append(_Tok("word", text))
+        elif kind == "num":
+            toks.append(_Tok("num", text))
+        elif kind == "deg":
+            toks.append(_Tok("deg", text))
+        else:
+            toks.append(_Tok("sep", text))
     return toks
 
 
@@ -611,8 +647,10 @@ def _words(toks: Sequence[_Tok], i: int, n: int) -> tuple[str, ...]:
 class _Scanner:
     """Reads one clause left to right into a :class:`_Clause`."""
 
-    def __init__(self, shown: str, toks: Sequence[_Tok]) -> None:
+    def __init__(self, shown: str, toks: Sequence[_Tok], *, lead: bool = False) -> None:
         self.shown = shown
+        # True for the first of several clauses: a lone "right" there is "right, ..." (okay).
+        self.lead = lead
         self.t = toks
         self.c = _Clause()
 
@@ -622,6 +660,8 @@ class _Scanner:
         return ""
 
     def run(self) -> _Clause:
+        first = (self.word(0), self.word(1))
+        self.c.restart = first[0] in _RESTART_WORDS or first in (("i", "mean"), ("i", "meant"))
         i = 0
         while i < len(self.t):
             i += self.step(i)
@@ -675,6 +715,10 @@ class _Scanner:
                 f"{' '.join(x.text for x in self.t[i : j + 1])!r} is not a possible amount "
                 "(say a positive number with a unit, e.g. '3 cm' or '30 degrees')",
             )
+        if unit in _UNITS_M and value * _UNITS_M[unit] < _MIN_EXPLICIT_M:
+            raise _fail(self.shown, f"{value:g} {unit} is too small to act on (at least 0.1 mm)")
+        if unit in _UNITS_DEG and value < _MIN_EXPLICIT_DEG:
+            raise _fail(self.shown, f"{value:g} degrees is too small to act on (at least 0.1)")
         if unit in _UNITS_M:
             mag = _Mag("explicit", min(value * _UNITS_M[unit], MAX_OFFSET_M), "m")
         else:
@@ -774,6 +818,8 @@ class _Scanner:
             c.blockers.append(w)
             return 1
         if w in _VOCABULARY:
+            if w in _MOVE_VERBS:
+                c.move_verb = True
             if w in _WEAK_CONTINUE:
                 c.weak_continue = True
             return 1
@@ -786,7 +832,7 @@ class _Scanner:
             if mag is not None:
                 if mag == "large" and self.word(i) == "much" and self.word(i - 1) == "too":
                     return 0  # handled by "too"
-                self.c.mags.append(_Mag(mag))  # type: ignore[arg-type]
+                self.c.mags.append(_Mag(mag))
                 return n
         return 0
 
@@ -805,7 +851,15 @@ class _Scanner:
         if w == "back" and nxt == "up":
             c.blockers.append("back up")
             return 2
-        if w == "near" and nxt in ("the", "a", "it", "that") | _COLOURS_ALL:
+        prev = self.word(i - 1)
+        if w == "right" and (
+            prev in _RIGHT_AS_CORRECT or (i == 0 and len(self.t) == 1 and self.lead)
+        ):
+            c.weak_continue = True  # "you're right", "that looks right", "right, go on"
+            return 1
+        if w == "left" and prev in ("you", "i", "we", "they"):
+            return 1  # "you left it there": the verb
+        if w == "near" and (nxt in ("the", "a", "it", "that") or nxt in _COLOURS_ALL):
             c.blockers.append("near")
             return 1
         c.dirs.append(_Dir(_DIRECTIONS[w], w, c.neg))
@@ -838,16 +892,21 @@ class _Scanner:
         if nxt in _KIND_NOUNS:
             c.mentions.append(_Mention(None, _KIND_NOUNS[nxt], True, c.neg))
             return 2
-        if nxt in _ONE_WORDS or i + 1 >= len(self.t):
+        if nxt in _ONE_WORDS:
             c.mentions.append(_Mention(None, None, True, c.neg))
             return 2
         if nxt in _COLOURS_ALL:
             return 1 + self.colour(i + 1, nxt, other=True)
         if nxt in ("try", "go", "attempt", "shot"):  # "give it another try"
-            c.retry = True
+            c.retry = c.retry or not c.neg
             return 2
-        c.blockers.append(f"other {nxt}")  # "the other way", "the other side"
-        return 2
+        if i + 1 < len(self.t) and (
+            nxt in ("way", "direction", "end", "time") or nxt in _NOUNS or nxt not in _VOCABULARY
+        ):
+            c.blockers.append(f"other {nxt}")  # "the other way", "the other side"
+            return 2
+        c.mentions.append(_Mention(None, None, True, c.neg))  # "the other", "the other please"
+        return 1
 
 
 _COLOURS_ALL: Final = frozenset(COLORS.keys() | _COLOUR_ALIASES.keys())
@@ -923,10 +982,10 @@ def _rule_phrases(s: _Scanner, i: int, w: str, nxt: str, nxt2: str, obj: int) ->
         else:
             c.strong_continue = True
         return 2
-    if w in ("move", "go", "touch", "do", "keep") and c.neg and not nxt:
+    if w in ("move", "go", "touch", "do", "keep") and c.neg and not after_obj:
         c.neg_go = True  # "don't move", "do not go"
         return 1
-    if w in ("that", "thats", "that's", "all") and nxt == "right":
+    if w in ("thats", "that's", "all", "alright") and nxt == "right":
         c.weak_continue = True
         return 2
     if w == "that" and nxt == "is" and nxt2 == "right":
@@ -975,7 +1034,7 @@ def _rule_phrases(s: _Scanner, i: int, w: str, nxt: str, nxt2: str, obj: int) ->
 
 
 def _rule_too(s: _Scanner, i: int, w: str, nxt: str, nxt2: str, obj: int) -> int:
-    """ "too far left" -> a bit right; "not so fast" -> slower; "too fast" -> slower."""
+    """Inversions: 'too far left' -> a bit right; 'not so fast' and 'too fast' -> slower."""
     c = s.c
     if w not in ("too", "so", "as") or (w in ("so", "as") and not c.neg):
         return 0
@@ -1070,10 +1129,11 @@ def _rotation(shown: str, clauses: Sequence[_Clause]) -> tuple[float, Magnitude]
     signs: set[float] = set()
     for c in clauses:
         signs.update(s for s, n in zip(c.rot, c.rot_neg, strict=True) if not n)
+        turn_here = c.rotate or bool(c.rot)
         for d in c.dirs:
             if d.neg:
                 continue
-            if d.vec[1] == 0.0:
+            if d.vec[1] == 0.0 or (c.move_verb and not turn_here):
                 raise _fail(
                     shown, "one correction at a time: say the rotation and the move separately"
                 )
@@ -1161,10 +1221,15 @@ def parse_correction(text: str) -> Correction:
     toks = _tokenise(low)
     words = [t.text for t in toks if t.kind == "word"]
     if not words:
+        if any(ch.isalpha() for ch in shown):
+            raise _fail(shown, "no word in it is one I know (corrections are English words)")
         raise _fail(shown, "it has no words")
     if not any(w in _VOCABULARY or w == "not" for w in words):
         raise _fail(shown, "no word in it is one I know")
-    clauses = [_Scanner(shown, c).run() for c in _split(toks)]
+    parts = _split(toks)
+    clauses = [
+        _Scanner(shown, c, lead=k == 0 and len(parts) > 1).run() for k, c in enumerate(parts)
+    ]
     return _decide(shown, clauses)
 
 
@@ -1179,6 +1244,10 @@ def _decide(shown: str, clauses: Sequence[_Clause]) -> Correction:
         return make("stop")
     if any(c.undo for c in clauses):
         return make("undo")
+    # A self-repair ("a bit to the left, no wait, to the right") replaces what came before it.
+    restarts = [k for k, c in enumerate(clauses) if c.restart and k > 0]
+    if restarts:
+        clauses = clauses[restarts[-1] :]
 
     blocked = any(c.blockers or c.unknown or c.refs or c.mentions for c in clauses)
     dirs = [d for c in clauses for d in c.dirs if not d.neg]
@@ -1187,9 +1256,13 @@ def _decide(shown: str, clauses: Sequence[_Clause]) -> Correction:
     has_mag = any(c.mags for c in clauses)
     weak_undo = any(c.weak_undo for c in clauses)
 
-    if weak_undo and not has_mag and not has_rotate and not has_speed and not blocked:
-        if all(d.word == "back" for d in dirs):
-            return make("undo")
+    # "go back" / "put it back" alone is undo; with an amount it is a move ("go back a bit").
+    if (
+        weak_undo
+        and not (has_mag or has_rotate or has_speed or blocked)
+        and all(d.word == "back" for d in dirs)
+    ):
+        return make("undo")
 
     if not blocked:
         if any(c.bare_number for c in clauses) and (dirs or has_rotate):
