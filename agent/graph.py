@@ -94,6 +94,25 @@ def _snapshot(ctx: EngineContext, state: TaskState, label: str) -> str:
     return str(path)
 
 
+def _amend(current: AttemptRecord, **fields: Any) -> AttemptRecord:
+    """The attempt record with ``fields`` set (replaced when a step runs again: after a
+    correction the same attempt is executed and verified more than once)."""
+    return AttemptRecord(**{**current, **fields})  # type: ignore[typeddict-item]
+
+
+def _scene(ctx: EngineContext) -> list[dict[str, Any]]:
+    """The detected objects as plain data (what the planner sees)."""
+    return [
+        SceneObject(
+            name=d.name,
+            kind=d.kind,
+            color=d.color,
+            position=(float(d.position[0]), float(d.position[1]), float(d.position[2])),
+        ).model_dump(mode="json")
+        for d in ctx.prim.detections().values()
+    ]
+
+
 def _call_log(ctx: EngineContext, state: TaskState) -> CallLog | None:
     if ctx.journal is None:
         return None
@@ -123,15 +142,7 @@ def observe(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     """Perceive the scene (cameras, not poses) and snapshot the world."""
     ctx = runtime.context
     ctx.prim.invalidate()
-    scene = [
-        SceneObject(
-            name=d.name,
-            kind=d.kind,
-            color=d.color,
-            position=(float(d.position[0]), float(d.position[1]), float(d.position[2])),
-        ).model_dump(mode="json")
-        for d in ctx.prim.detections().values()
-    ]
+    scene = _scene(ctx)
     _writer()({"event": "scene", "objects": scene})
     snap = _snapshot(ctx, state, "initial")
     return {
@@ -236,7 +247,7 @@ def check(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
         "check": check_program(program.check_code, primitive_names=check_names),
     }
     static = {k: r.model_dump(mode="json") for k, r in reports.items()}
-    current = AttemptRecord(**state["current"], static=static)
+    current = _amend(state["current"], static=static)
     bad = [(k, v) for k, r in reports.items() if not r.ok for v in r.violations]
     if not bad:
         return {"current": current}
@@ -291,7 +302,7 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         write({"event": "recovery", "attempt": state["attempt"], "actions": recovery})
     snap = _snapshot(ctx, state, f"attempt{state['attempt']}-executed")
     execution = report.model_dump(mode="json")
-    current = AttemptRecord(**state["current"], execution=execution, world_snapshot=snap)
+    current = _amend(state["current"], execution=execution, world_snapshot=snap)
     if recovery:
         current["recovery"] = recovery
     write({"event": "executed", "attempt": state["attempt"], "report": execution})
@@ -322,7 +333,7 @@ def verify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     verdict: VerdictRecord = ctx.verifier.verify(state["command"], program, label=label)
     usage = ctx.meter.take()
     _writer()({"event": "verdict", "attempt": state["attempt"], **verdict})
-    current = AttemptRecord(**{**state["current"], "verdict": verdict})
+    current = _amend(state["current"], verdict=verdict)
     if usage:
         current["usage"] = add_usage(current.get("usage"), usage)
     if verdict["success"]:
@@ -468,18 +479,6 @@ def _record(
         message=message,
         attempt=state.get("attempt", 0),
     )
-
-
-def _scene(ctx: EngineContext) -> list[dict[str, Any]]:
-    return [
-        SceneObject(
-            name=d.name,
-            kind=d.kind,
-            color=d.color,
-            position=(float(d.position[0]), float(d.position[1]), float(d.position[2])),
-        ).model_dump(mode="json")
-        for d in ctx.prim.detections().values()
-    ]
 
 
 def _learn_from_corrections(ctx: EngineContext, state: TaskState, program: Program) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -208,8 +207,40 @@ def test_history_lists_steps_and_a_fork_continues(engine: Engine) -> None:
     first = engine.run("put the red block in the blue bowl")
     steps = engine.history(first.thread_id)
     ran = [s.node for s in steps]
-    assert ran[:4] == ["input", "__start__", "observe", "clarify"] or "observe" in ran
+    # Each step names the node that produced it, in the order the graph ran them.
+    assert ran == [
+        "input",
+        "__start__",
+        "observe",
+        "clarify",
+        "plan",
+        "check",
+        "execute",
+        "verify",
+        "done",
+    ]
+    assert steps[-1].next == [] and "succeeded" in steps[-1].summary
     plan_step = next(s for s in steps if s.node == "plan")
     new_id = engine.fork(first.thread_id, plan_step.step)
     assert new_id != first.thread_id
-    assert math.isfinite(len(engine.history(new_id)))
+    forked = engine.history(new_id)
+    assert forked[-1].next == ["check"]  # it continues after the step it was forked at
+    assert engine.resume(new_id).status == "succeeded"
+    with pytest.raises(UnknownThreadError):
+        engine.fork(first.thread_id, 999)
+
+
+def test_undo_then_continue_runs_the_same_attempt_again(engine: Engine) -> None:
+    first = engine.run("put the red block in the blue bowl")
+    assert first.status == "succeeded"
+    start = np.asarray(SCENE["objects"][0]["position"])
+    waiting = engine.correct(first.thread_id, "undo")
+    assert waiting.status == "waiting", waiting.reason
+    assert waiting.corrections[-1]["kind"] == "undo"
+    assert waiting.corrections[-1]["status"] == "applied"
+    # The undo restored the world from before the placing action.
+    assert np.linalg.norm(_xy(engine, "red block") - start) < 0.01
+    # "continue" executes the attempt again: its record already holds an execution.
+    done = engine.resume(waiting.thread_id, "continue")
+    assert done.status == "succeeded", done.reason
+    assert np.linalg.norm(_xy(engine, "red block") - _xy(engine, "blue bowl")) < 0.06
