@@ -96,7 +96,8 @@ def _snapshot(ctx: EngineContext, state: TaskState, label: str) -> str:
 
 def _amend(current: AttemptRecord, **fields: Any) -> AttemptRecord:
     """The attempt record with ``fields`` set (replaced when a step runs again: after a
-    correction the same attempt is executed and verified more than once)."""
+    correction the same attempt is executed and verified more than once).
+    """
     return AttemptRecord(**{**current, **fields})  # type: ignore[typeddict-item]
 
 
