@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from policywright.agent._journal import CallRow
 from policywright.agent.corrections import Correction
+from policywright.agent.host import TARGET_ARGS
 
 if TYPE_CHECKING:
     from policywright.agent.graph import EngineContext
@@ -29,9 +30,6 @@ __all__ = ["CorrectionOutcome", "apply_correction", "apply_edits"]
 logger = logging.getLogger(__name__)
 
 Next = Literal["execute", "plan", "verify", "end", "ask"]
-
-#: Primitives whose finished call a nudge can re-do with a shifted target.
-_REDO = ("put_first_on_second", "place", "move_ee_to")
 
 
 @dataclass
@@ -73,7 +71,6 @@ def apply_correction(
 ) -> CorrectionOutcome:
     """Apply one correction to the world and the task; say what to do next."""
     finished = bool(state.get("finished"))
-    after: Next = "verify" if finished else "execute"
     kind = correction.kind
     thread = state.get("thread_id", "default")
     attempt = state.get("attempt", 0)
@@ -97,7 +94,7 @@ def apply_correction(
         done = [r for r in rows if r.mutating and r.before_snap]
         if not done:
             return CorrectionOutcome(
-                "rejected", "nothing to undo yet", after if not finished else "end"
+                "rejected", "nothing to undo yet", "end" if finished else "execute"
             )
         last = done[-1]
         assert last.before_snap is not None
@@ -129,111 +126,88 @@ def _nudge(
     from policywright.agent.sandbox import PrimitiveCallError
     from policywright.errors import PolicywrightError
 
+    resume: Next = "end" if finished else "execute"
     dx, dy, dz = correction.offset
+    host = RegistryHost(ctx.registry, ctx.prim, mode="act")
+
+    def act(name: str, args: list[Any], done: str) -> CorrectionOutcome:
+        try:
+            host.call(name, args, {}, None)
+        except (PrimitiveCallError, PolicywrightError) as exc:
+            return CorrectionOutcome("rejected", f"could not {name}: {exc}", resume)
+        finally:
+            ctx.prim.invalidate()
+        return CorrectionOutcome("applied", done, resume)
+
     if correction.kind == "rotate":
         if ctx.world.kind == "floor":
-            host = RegistryHost(ctx.registry, ctx.prim, mode="act")
-            try:
-                host.call("turn", [float(correction.rotate_deg)], {}, None)
-            except (PrimitiveCallError, PolicywrightError) as exc:
-                return CorrectionOutcome(
-                    "rejected", f"could not turn: {exc}", "end" if finished else "execute"
-                )
-            return CorrectionOutcome(
-                "applied",
-                f"turned {correction.rotate_deg:+.0f} degrees",
-                "end" if finished else "execute",
-            )
+            deg = float(correction.rotate_deg)
+            return act("turn", [deg], f"turned {deg:+.0f} degrees")
         return CorrectionOutcome(
             "rejected",
             "rotating is supported for the walking robot only; the tabletop blocks are grasped "
             "top-down at a fixed yaw (say where to put it instead)",
-            "end" if finished else "execute",
+            resume,
         )
     if ctx.world.kind == "floor" and rows:
-        host = RegistryHost(ctx.registry, ctx.prim, mode="act")
-        try:
-            # The person's frame is the overhead view (+x up, +y left): walk there in world axes.
-            host.call("walk", [float(dx), float(dy)], {}, None)
-        except (PrimitiveCallError, PolicywrightError) as exc:
-            return CorrectionOutcome(
-                "rejected", f"could not move: {exc}", "end" if finished else "execute"
-            )
-        return CorrectionOutcome(
-            "applied", f"walked {dx:+.2f} m, {dy:+.2f} m", "end" if finished else "execute"
-        )
-    started = [r for r in rows if r.status == "started" and r.name in _REDO]
+        # The person's frame is the overhead view (+x up, +y left): walk there in world axes.
+        return act("walk", [float(dx), float(dy)], f"walked {dx:+.2f} m, {dy:+.2f} m")
+    started = [r for r in rows if r.status == "started" and r.name in TARGET_ARGS]
     if started and not finished:
         # "stop" interrupted this action: it runs again, shifted, when the program continues.
         row = started[-1]
-        adjust = dict(state.get("adjust", {}))
-        adjust[str(row.idx)] = [dx, dy, dz]
-        update: dict[str, Any] = {"adjust": adjust}
-        if _count_line(rows, row.line) <= 1 and row.line is not None:
-            update["edits"] = [
-                *state.get("edits", []),
-                {"line": row.line, "name": row.name, "offset": [dx, dy, dz]},
-            ]
+        adjust = {**state.get("adjust", {}), str(row.idx): [dx, dy, dz]}
         return CorrectionOutcome(
             "applied",
             f"{row.name}() (line {row.line}) will aim {_cm(dx, dy, dz)}",
             "execute",
-            update,
+            {"adjust": adjust, **_keep(state, rows, row, correction)},
         )
-    done = [r for r in rows if r.status == "done" and r.name in _REDO]
+    done = [r for r in rows if r.status == "done" and r.name in TARGET_ARGS]
     if not done:
         if finished:
             return CorrectionOutcome(
                 "rejected", "there is no placing or moving action to adjust", "end"
             )
-        adjust = dict(state.get("adjust", {}))
-        adjust["next"] = [dx, dy, dz]
+        adjust = {**state.get("adjust", {}), "next": [dx, dy, dz]}
         return CorrectionOutcome(
             "applied",
             f"the next placing action will aim {_cm(dx, dy, dz)}",
             "execute",
             {"adjust": adjust},
         )
+    # Re-do the last finished placing or moving action with its target shifted.
     row = done[-1]
-    host = RegistryHost(ctx.registry, ctx.prim, mode="act")
-    try:
-        if row.name == "move_ee_to":
-            pos = _arg(row, 0, "pos")
-            new = [float(pos[0]) + dx, float(pos[1]) + dy, float(pos[2]) + dz]
-            host.call("move_ee_to", [new], {}, None)
-        else:
-            obj = _placed_object(rows, row)
-            target = _arg(row, 1 if row.name == "put_first_on_second" else 0, "target")
-            if obj is None or target is None:
-                return CorrectionOutcome(
-                    "rejected", "cannot tell which object to move", "end" if finished else "execute"
-                )
-            from policywright.primitives import resolve_target_xy
+    if row.name == "move_ee_to":
+        pos = _arg(row, 0, "pos")
+        name, args = "move_ee_to", [[float(pos[0]) + dx, float(pos[1]) + dy, float(pos[2]) + dz]]
+    else:
+        from policywright.primitives import resolve_target_xy
 
-            ctx.prim.invalidate()
-            xy = resolve_target_xy(ctx.prim, target)
-            current = obj
-            if isinstance(obj, str):
-                current = obj
-            host.call("put_first_on_second", [current, [xy[0] + dx, xy[1] + dy]], {}, None)
-    except (PrimitiveCallError, PolicywrightError) as exc:
+        obj = _placed_object(rows, row)
+        target = _arg(row, 1 if row.name == "put_first_on_second" else 0, "target")
+        if obj is None or target is None:
+            return CorrectionOutcome("rejected", "cannot tell which object to move", resume)
         ctx.prim.invalidate()
-        return CorrectionOutcome(
-            "rejected", f"could not adjust {row.name}(): {exc}", "end" if finished else "execute"
-        )
-    ctx.prim.invalidate()
-    update = {}
-    if _count_line(rows, row.line) <= 1 and row.line is not None:
-        update["edits"] = [
-            *state.get("edits", []),
-            {"line": row.line, "name": row.name, "offset": [dx, dy, dz]},
-        ]
-    return CorrectionOutcome(
-        "applied",
-        f"moved the result of {row.name}() (line {row.line}) {_cm(dx, dy, dz)}",
-        "verify" if finished else "execute",
-        update,
+        xy = resolve_target_xy(ctx.prim, target)
+        name, args = "put_first_on_second", [obj, [xy[0] + dx, xy[1] + dy]]
+    outcome = act(
+        name, args, f"moved the result of {row.name}() (line {row.line}) {_cm(dx, dy, dz)}"
     )
+    if outcome.status == "applied":
+        outcome.next = "verify" if finished else "execute"
+        outcome.update = _keep(state, rows, row, correction)
+    return outcome
+
+
+def _keep(
+    state: TaskState, rows: Sequence[CallRow], row: CallRow, correction: Correction
+) -> dict[str, Any]:
+    """The program edit that keeps a nudge for learning (only for a line that ran once)."""
+    if row.line is None or _count_line(rows, row.line) > 1:
+        return {}
+    edit = {"line": row.line, "name": row.name, "offset": list(correction.offset)}
+    return {"edits": [*state.get("edits", []), edit]}
 
 
 def _cm(dx: float, dy: float, dz: float) -> str:

@@ -131,7 +131,7 @@ class Journal:
     # -- calls -----------------------------------------------------------------------------------
 
     def call_started(self, row: CallRow) -> None:
-        """Record that a call began (replaces an earlier unfinished row of the same index)."""
+        """Record a call row (replaces an earlier row of the same index, e.g. unfinished)."""
         self._exec(
             "INSERT OR REPLACE INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (

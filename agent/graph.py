@@ -95,8 +95,9 @@ def _snapshot(ctx: EngineContext, state: TaskState, label: str) -> str:
 
 
 def _amend(current: AttemptRecord, **fields: Any) -> AttemptRecord:
-    """The attempt record with ``fields`` set (replaced when a step runs again: after a
-    correction the same attempt is executed and verified more than once).
+    """The attempt record with ``fields`` set, replacing earlier values.
+
+    After a correction the same attempt is executed and verified more than once.
     """
     return AttemptRecord(**{**current, **fields})  # type: ignore[typeddict-item]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -162,30 +163,37 @@ class RegistryHost:
                 values = self._shifted(name, values, log.adjust[idx])
                 event["adjusted"] = list(log.adjust[idx])
             mutating = not spec.read_only
+            row = None
             if log is not None:
-                before = log.snapshot(f"a{log.attempt}-c{idx}-before") if mutating else None
-                log.journal.call_started(
-                    CallRow(
-                        thread_id=log.thread_id,
-                        attempt=log.attempt,
-                        idx=idx,
-                        name=name,
-                        args=call_key(name, args, kwargs),
-                        line=line,
-                        mutating=mutating,
-                        status="started",
-                        before_snap=before,
-                    )
+                row = CallRow(
+                    thread_id=log.thread_id,
+                    attempt=log.attempt,
+                    idx=idx,
+                    name=name,
+                    args=call_key(name, args, kwargs),
+                    line=line,
+                    mutating=mutating,
+                    status="started",
                 )
+                if mutating:
+                    # An action is journaled before it moves (with the world it started from),
+                    # so a crash mid-action resumes from that snapshot; a read is journaled once.
+                    row.before_snap = log.snapshot(f"a{log.attempt}-c{idx}-before")
+                    log.journal.call_started(row)
             try:
                 result = to_jsonable(spec.func(self.ctx, **values))
             except (PrimitiveError, UserError) as exc:
                 if self.channel is not None and self.channel.stop_requested():
                     raise Preempted(f"stopped during {name}()") from None
                 raise PrimitiveCallError(str(exc)) from None
-            if log is not None:
-                after = log.snapshot(f"a{log.attempt}-c{idx}-after") if mutating else None
-                log.journal.call_done(log.thread_id, log.attempt, idx, result, after)
+            if log is not None and row is not None:
+                if mutating:
+                    after = log.snapshot(f"a{log.attempt}-c{idx}-after")
+                    log.journal.call_done(log.thread_id, log.attempt, idx, result, after)
+                else:
+                    log.journal.call_started(
+                        row.model_copy(update={"status": "done", "result": json.dumps(result)})
+                    )
             event.update(ok=True, result=result)
             if self.channel is not None and self.channel.stop_requested():
                 raise Preempted(f"stopped after {name}()")
