@@ -513,13 +513,14 @@ class Engine:
         self.journal.thread_started(thread_id, command, session)
         result = self._drive(inputs, thread_id, on_event, session=session, command=command)
         if session is not None and result.status != "waiting":
+            values = self._values(thread_id)
             self.sessions.append(
                 session,
                 thread_id=thread_id,
                 command=command,
-                program=self._program_code(thread_id),
+                program=str(values.get("program", {}).get("code", "")),
                 outcome="succeeded" if result.status == "succeeded" else f"failed: {result.reason}",
-                scene_before=list(self._values(thread_id).get("scene", [])),
+                scene_before=list(values.get("scene", [])),
             )
         return result
 
@@ -533,9 +534,6 @@ class Engine:
 
     def _values(self, thread_id: str) -> dict[str, Any]:
         return dict(self.graph.get_state(self._cfg(thread_id)).values)
-
-    def _program_code(self, thread_id: str) -> str:
-        return str(self._values(thread_id).get("program", {}).get("code", ""))
 
     def _drive(
         self,
@@ -774,21 +772,6 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _summary(values: dict[str, Any]) -> str:
-    parts = [f"attempt {values.get('attempt', 0)}", str(values.get("status", "-"))]
-    program = values.get("program", {}).get("code")
-    if program:
-        first = str(program).strip().splitlines()[0]
-        parts.append(f"program: {first[:60]}")
-    verdict = values.get("verdict")
-    if verdict:
-        parts.append(f"verdict: {'yes' if verdict.get('success') else 'no'}")
-    n = len(values.get("corrections", []))
-    if n:
-        parts.append(f"{n} correction(s)")
-    return "; ".join(parts)
 
 
 def latest_snapshot(config: EngineConfig, thread_id: str) -> Path:

@@ -179,35 +179,33 @@ class LiveSession:
             if job is None:
                 return
             try:
-                self._run(job)
+                if job == self._idle_frame:
+                    job()  # a camera refresh, not a task: no state or result events
+                else:
+                    self._run(job)
             finally:
                 with self._subs_lock:
                     self._outstanding -= 1
 
     def _run(self, job: Callable[[], TaskResult | None]) -> None:
-        if True:
-            if getattr(job, "quiet", False):
-                job()
-                return
-            self.state = "running"
-            self.publish({"event": "state", "state": "running"})
-            try:
-                result = job()
-            except PolicywrightError as exc:
-                self.publish({"event": "error", "message": str(exc), "actor": exc.actor})
-            except Exception as exc:  # a bug: say so, keep serving
-                logger.exception("the engine failed")
-                self.publish({"event": "error", "message": f"internal error: {exc}", "actor": "us"})
-            else:
-                if result is None:
-                    return
+        self.state = "running"
+        self.publish({"event": "state", "state": "running"})
+        try:
+            result = job()
+        except PolicywrightError as exc:
+            self.publish({"event": "error", "message": str(exc), "actor": exc.actor})
+        except Exception as exc:  # a bug: say so, keep serving
+            logger.exception("the engine failed")
+            self.publish({"event": "error", "message": f"internal error: {exc}", "actor": "us"})
+        else:
+            if result is not None:
                 self.last_thread = result.thread_id
                 self.waiting = result if result.status == "waiting" else None
                 self.publish({"event": "result", **result.model_dump(mode="json")})
                 self._frame(force=True)
-            self.state = "waiting" if self.waiting else "idle"
-            self.publish({"event": "state", "state": self.state})
-            self.publish({"event": "threads", "threads": self.threads()})
+        self.state = "waiting" if self.waiting else "idle"
+        self.publish({"event": "state", "state": self.state})
+        self.publish({"event": "threads", "threads": self.threads()})
 
     def _on_event(self, event: dict[str, Any]) -> None:
         # Runs in the engine thread: the only place the world may be rendered during a task.
@@ -240,8 +238,6 @@ class LiveSession:
 
     def _idle_frame(self) -> None:
         self._frame(force=True)
-
-    _idle_frame.quiet = True  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self._jobs.put(None)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from policywright.agent._journal import Journal
 from policywright.agent.graph import compile_graph, open_checkpointer
 from policywright.config import EngineConfig
-from policywright.engine import HistoryStep, _summary
+from policywright.engine import HistoryStep
 from policywright.errors import UnknownThreadError
 
 __all__ = ["ThreadReport", "fork_thread", "thread_history"]
@@ -28,6 +28,21 @@ class ThreadReport(BaseModel):
     corrections: list[dict[str, Any]] = Field(default_factory=list)
     pending_corrections: list[str] = Field(default_factory=list)
     calls: list[str] = Field(default_factory=list)
+
+
+def _summary(values: dict[str, Any]) -> str:
+    parts = [f"attempt {values.get('attempt', 0)}", str(values.get("status", "-"))]
+    program = values.get("program", {}).get("code")
+    if program:
+        first = str(program).strip().splitlines()[0]
+        parts.append(f"program: {first[:60]}")
+    verdict = values.get("verdict")
+    if verdict:
+        parts.append(f"verdict: {'yes' if verdict.get('success') else 'no'}")
+    n = len(values.get("corrections", []))
+    if n:
+        parts.append(f"{n} correction(s)")
+    return "; ".join(parts)
 
 
 def steps_of(graph: Any, thread_id: str) -> list[tuple[HistoryStep, Any]]:
