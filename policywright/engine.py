@@ -669,12 +669,10 @@ class Engine:
             raise UnknownThreadError(
                 f"no thread {thread_id!r}" + (f" (recent: {', '.join(known[:8])})" if known else "")
             )
-        if not snap.next and snap.values.get("status") == "running" and snap.values.get("current"):
-            # Cut off between steps (killed while a step's writes were being committed): route
-            # again from the last execution, whose record is complete.
-            self.graph.update_state(self._cfg(thread_id), {}, as_node="execute")
-            snap = self.graph.get_state(self._cfg(thread_id))
-        if not snap.next:
+        # ``tasks``, not ``next``: a process killed after a step's writes were saved but before
+        # the next checkpoint leaves ``next`` empty while that step's task (with its result)
+        # is still pending; streaming again applies those writes and goes on.
+        if not snap.tasks:
             raise UnknownThreadError(
                 f"thread {thread_id!r} has finished ({snap.values.get('status')}); "
                 "correct it with a correction, or run a new command"
@@ -713,7 +711,7 @@ class Engine:
             raise UnknownThreadError(f"no thread {thread_id!r} to correct")
         if snap.interrupts:
             return self.resume(thread_id, text, on_event=on_event)
-        if snap.next:
+        if snap.tasks:
             raise UserError(
                 f"thread {thread_id!r} was interrupted mid-task: resume it first "
                 f"(policywright resume {thread_id})"
@@ -789,7 +787,7 @@ def latest_snapshot(config: EngineConfig, thread_id: str) -> Path:
     if not values:
         raise UnknownThreadError(f"no thread {thread_id!r} in {str(config.state_dir)!r}")
     snaps = list(values.get("world_snapshots", []))
-    if "execute" in snap.next and values.get("attempt"):
+    if any(t.name == "execute" for t in snap.tasks) and values.get("attempt"):
         journal = Journal(config.journal_path)
         try:
             rows = [r for r in journal.calls(thread_id, int(values["attempt"])) if r.mutating]
