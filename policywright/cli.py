@@ -39,11 +39,12 @@ app = typer.Typer(
 
 
 def _add_subcommands() -> None:
-    from policywright._private import cli_live
+    from policywright._private import cli_eval, cli_live
     from policywright._private.cli_skills import skills_app
 
     app.add_typer(skills_app, name="skills")
     cli_live.register(app)
+    cli_eval.register(app)
 
 
 _add_subcommands()

@@ -111,7 +111,7 @@ _STOPWORDS = frozenset({"the", "a", "an", "please", "of"})
 #: The placeholders a code or check template may contain. Only these are ever replaced; anything
 #: else in braces (dict literals) is code.
 PLACEHOLDER_RE = re.compile(
-    r"\{((?:block|bowl)[0-9]+|(?:location|direction)[0-9]*|distance|magnitude|nth|line"
+    r"\{((?:block|bowl|landmark)[0-9]+|(?:location|direction)[0-9]*|distance|magnitude|nth|line"
     r"|picked_block)\}"
 )
 #: Slots the planner computes from the scene (not from the command); see offline.DERIVED_SLOTS.
@@ -211,9 +211,9 @@ def abstract_command(command: str, extra_colors: Iterable[str] = ()) -> Abstract
     while i < len(words):
         w = words[i]
         nxt = words[i + 1] if i + 1 < len(words) else ""
-        if w in colors and nxt in ("block", "cube", "bowl"):
+        if w in colors and nxt in ("block", "cube", "bowl", "landmark", "post"):
             colour = _COLOR_SYNONYMS.get(w, w)
-            kind = "bowl" if nxt == "bowl" else "block"
+            kind = {"bowl": "bowl", "landmark": "landmark", "post": "landmark"}.get(nxt, "block")
             third = words[i + 2] if i + 2 < len(words) else ""
             # A second object of the same colour and kind is named "<colour> <kind> 2".
             if len(third) == 1 and third in "23456789":

@@ -29,12 +29,14 @@ from policywright.agent.planner._text import (
 from policywright.errors import ConfigError, InternalError, UnknownNameError
 
 __all__ = [
+    "FLOOR_SEED_RESOURCE",
     "MemoryEntry",
     "PlanRecord",
     "ProgramMemory",
     "load_seed_examples",
     "load_seed_helpers",
     "normalise_command",
+    "read_floor_seed_text",
     "scene_signature",
 ]
 
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 #: Schema version stored in SQLite's ``user_version`` pragma.
 SCHEMA_VERSION = 3
 _SEED_RESOURCE = "examples.yaml"
+#: Seed examples for the floor world (A1 quadruped and landmark posts).
+FLOOR_SEED_RESOURCE = "examples_floor.yaml"
 
 
 class MemoryEntry(BaseModel):
@@ -183,6 +187,8 @@ class _ExamplesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int
+    #: The world kind the examples are written for ("tabletop" or "floor").
+    world: str = "tabletop"
     helpers: dict[str, str] = Field(default_factory=dict)
     families: list[_FamilySpec]
 
@@ -193,8 +199,13 @@ def _with_helpers(template: str, helpers: dict[str, str]) -> str:
     return "\n".join([*(h.rstrip() + "\n" for h in used), template.rstrip() + "\n"])
 
 
-def _read_seed_text() -> str:
-    return resources.files("policywright.agent.planner").joinpath(_SEED_RESOURCE).read_text("utf-8")
+def _read_seed_text(resource: str = _SEED_RESOURCE) -> str:
+    return resources.files("policywright.agent.planner").joinpath(resource).read_text("utf-8")
+
+
+def read_floor_seed_text() -> str:
+    """The shipped floor-world examples (YAML text in the examples.yaml format)."""
+    return _read_seed_text(FLOOR_SEED_RESOURCE)
 
 
 def load_seed_examples(text: str | None = None) -> list[_SeedExample]:

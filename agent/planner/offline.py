@@ -14,7 +14,7 @@ from policywright.agent.planner._text import (
     template_tokens,
 )
 from policywright.agent.planner.base import PlanContext, Program, SceneObject
-from policywright.agent.planner.memory import MemoryEntry, ProgramMemory
+from policywright.agent.planner.memory import MemoryEntry, ProgramMemory, read_floor_seed_text
 from policywright.errors import (
     EmptyCommandError,
     InternalError,
@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 #: that differ from a template by one meaning-changing word can score high: see GUARD_WORDS.
 DEFAULT_THRESHOLD = 0.45
 
-_OBJECT_SLOT_RE = re.compile(r"^(block|bowl)[0-9]+$")
+_OBJECT_SLOT_RE = re.compile(r"^(block|bowl|landmark)[0-9]+$")
+_TABLETOP_KINDS = frozenset({"block", "bowl", "shape"})
+_FLOOR_KINDS = frozenset({"landmark", "box"})
 _DIRECTION_VECTORS = {
     "top": (1.0, 0.0),
     "bottom": (-1.0, 0.0),
@@ -49,6 +51,8 @@ GUARD_WORDS = frozenset(
     {
         # negation and exceptions
         "not", "don", "dont", "doesn", "never", "without", "except", "unless", "avoid", "no",
+        # opposites of a stored task ("mismatched colours" must not become "matching colours")
+        "mismatched", "mismatch", "unmatched", "different", "opposite", "wrong",
         # sequencing and repetition (the seed programs do one task)
         "then", "after", "before", "afterwards", "also", "twice", "again", "back", "undo",
         # questions: answer, don't act
@@ -171,6 +175,24 @@ class OfflinePlanner:
         self.memory = memory
         self.threshold = threshold
         self.exclude_families = frozenset(exclude_families)
+        self._floor_memory: ProgramMemory | None = None
+
+    def _memory_for(self, kinds: set[str]) -> ProgramMemory:
+        """The tabletop memory, or (for a floor scene) the floor-world seed examples."""
+        if not kinds or kinds <= _TABLETOP_KINDS:
+            return self.memory
+        if kinds <= _FLOOR_KINDS:
+            # The floor examples live in a throw-away memory, not in the user's program memory:
+            # the tabletop retrieval (and its measured threshold) must not see them, and learned
+            # floor programs are not kept yet.
+            if self._floor_memory is None:
+                self._floor_memory = ProgramMemory(":memory:", seed_text=read_floor_seed_text())
+            return self._floor_memory
+        raise PlannerCannotHandle(
+            "the offline planner knows tabletop tasks (blocks and bowls) and floor navigation "
+            "(landmarks) only; plan in this world with a model: --llm openai:<model>, "
+            "anthropic:<model>, openai-compatible:<url>#<model> or hf:<path>"
+        )
 
     def record_lesson(
         self, command: str, scene: list[SceneObject], corrections: list[str], program: Program
@@ -201,13 +223,7 @@ class OfflinePlanner:
             PlannerCannotHandle: No stored template is similar enough, or none fits the slots.
         """
         command = ctx.command
-        kinds = {o.kind for o in ctx.scene}
-        if kinds and not kinds <= {"block", "bowl", "shape"}:
-            raise PlannerCannotHandle(
-                "the offline planner knows tabletop tasks only (blocks and bowls); plan in this "
-                "world with a model: --llm openai:<model>, anthropic:<model>, "
-                "openai-compatible:<url>#<model> or hf:<path>"
-            )
+        memory = self._memory_for({o.kind for o in ctx.scene})
         if not command.strip():
             raise EmptyCommandError("the command is empty; say what the robot should do")
         present = [o.name for o in ctx.scene]
@@ -228,7 +244,7 @@ class OfflinePlanner:
         for slot, value in abstracted.slots.items():
             if _OBJECT_SLOT_RE.match(slot) and value not in present:
                 raise UnknownObjectError(value, present)
-        ranked = self.memory.rank(abstracted.tokens)
+        ranked = memory.rank(abstracted.tokens)
         wanted = set(abstracted.slots)
         guards = GUARD_WORDS.intersection(abstracted.tokens)
         if self.exclude_families:

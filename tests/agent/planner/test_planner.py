@@ -194,3 +194,70 @@ def test_cannot_handle_message_quotes_command(
     msg = str(info.value)
     assert msg.startswith("I can't plan 'sing me a song' offline; closest I know: \"")
     assert "plan with a model (--llm" in msg
+
+
+def _landmark(colour: str, x: float, y: float) -> SceneObject:
+    return SceneObject(
+        name=f"{colour} landmark", kind="landmark", color=colour, position=(x, y, 0.25)
+    )
+
+
+FLOOR = [_landmark("red", 2.0, 0.0), _landmark("blue", 0.0, 2.0), _landmark("green", -1.5, 1.0)]
+
+
+@pytest.mark.parametrize(
+    ("command", "family"),
+    [
+        ("walk to the red landmark", "go_to_landmark"),
+        ("go to the blue landmark and then to the red landmark", "visit_in_order"),
+        ("stand between the red landmark and the green landmark", "between_landmarks"),
+        ("go to the green post and come back", "go_and_return"),
+    ],
+)
+def test_floor_commands_plan_from_the_floor_examples(
+    planner: OfflinePlanner, command: str, family: str
+) -> None:
+    program = plan(planner, command, FLOOR)
+    assert program.family == family
+    ast.parse(program.code)
+    # The landmark names enter the code as string literals, in order of mention.
+    first = program.slots["landmark1"]
+    assert repr(first) in program.code
+
+
+def test_floor_command_with_unknown_landmark(planner: OfflinePlanner) -> None:
+    with pytest.raises(UnknownObjectError, match="purple landmark"):
+        plan(planner, "go to the purple landmark", FLOOR)
+
+
+def test_floor_examples_are_not_offered_for_tabletop_scenes(
+    planner: OfflinePlanner, scene: list[SceneObject]
+) -> None:
+    # "go to the red block" is no floor task: the tabletop memory does not hold go_to_landmark.
+    with pytest.raises(PlannerCannotHandle):
+        plan(planner, "go to the red block and come back", scene)
+
+
+def test_unknown_world_kinds_are_refused(planner: OfflinePlanner) -> None:
+    mixed = [*FLOOR, SceneObject(name="red door", kind="door", color="red", position=(1, 1, 0))]
+    with pytest.raises(PlannerCannotHandle, match="floor navigation"):
+        plan(planner, "go to the red landmark", mixed)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "put the blocks in the bowls with mismatched colors",
+        "put each block in a bowl of a different color",
+        "put the blocks in the wrong bowls",
+    ],
+)
+def test_opposites_of_a_known_task_are_refused_when_their_family_is_excluded(
+    command: str, scene: list[SceneObject]
+) -> None:
+    # UA-UI of the CaP benchmark hides these families; "matching colors" is the nearest left,
+    # and running it would do the opposite of the command.
+    memory = ProgramMemory()
+    planner = OfflinePlanner(memory, exclude_families=("mismatched_colors", "different_corners"))
+    with pytest.raises(PlannerCannotHandle):
+        plan(planner, command, scene)
