@@ -257,12 +257,13 @@ def finished(run_dir: Path, keys: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def load_run(run_dir: Path) -> RunData:
+def load_run(run_dir: str | Path) -> RunData:
     """Read a run folder for a report.
 
     Raises:
         UserError: not a run folder, or one from another format version.
     """
+    run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     results: list[dict[str, Any]] = []
     retries = 0

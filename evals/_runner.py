@@ -66,6 +66,7 @@ __all__ = [
     "execute_run",
     "open_run",
     "plan_run",
+    "run_eval",
 ]
 
 logger = logging.getLogger(__name__)
@@ -796,3 +797,50 @@ def execute_run(
         summary.retried = counts["retried"]
         summary.ran = summary.succeeded + summary.failed + summary.infra_errors
     return summary
+
+
+def run_eval(
+    options: RunOptions,
+    out: str | Path = "runs",
+    *,
+    workers: int | None = None,
+    ray: str | None = None,
+    run_id: str | None = None,
+    on_event: EventSink | None = None,
+) -> RunSummary:
+    """Plan, open (or resume) and execute an evaluation run: the library form of ``eval``.
+
+    Args:
+        options: What to run.
+        out: The parent folder of run folders.
+        workers: Local worker processes (default: all cores), or Ray actors with ``ray``.
+        ray: "auto" or a head node's HOST:PORT to run on a Ray cluster (extra ``[ray]``).
+        run_id: The run folder's name; an unfinished run of the same name is resumed.
+        on_event: Progress sink (see :func:`execute_run`).
+
+    Returns:
+        What this execution did; the episodes are in ``summary.run_dir``.
+
+    Raises:
+        UserError: unknown suite, split or task ids, a run folder that holds another run, a Ray
+            address that does not answer.
+        MissingExtraError: ``ray`` is given and Ray is not installed.
+    """
+    planned = plan_run(options)
+    backend: Backend
+    if ray is not None:
+        from policywright.evals._ray import RayPool
+
+        backend = RayPool(ray, workers)
+    else:
+        backend = LocalPool(workers or default_workers())
+    connect = getattr(backend, "connect", None)
+    close = getattr(backend, "close", None)
+    try:
+        if connect is not None:
+            connect()
+        run_dir, manifest = open_run(options, Path(out), run_id, planned=planned)
+        return execute_run(run_dir, manifest, backend, on_event=on_event)
+    finally:
+        if close is not None:
+            close()

@@ -410,12 +410,29 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _config_error(path: str, root: yaml.Node | None, loc: tuple[Any, ...], msg: str) -> ConfigError:
+def _where(root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
     line = 1
     if root is not None:
         node, _ = _node_at(root, loc)
         line = node.start_mark.line + 1
-    return ConfigError(f"{path}, line {line}, field {_field_path(loc)}: {msg}")
+    return f"line {line}, field {_field_path(loc)}"
+
+
+#: How many problems of a malformed suite file one error message lists.
+_MAX_LISTED = 5
+
+
+def _config_error(
+    path: str, root: yaml.Node | None, problems: list[tuple[tuple[Any, ...], str]]
+) -> ConfigError:
+    """One error naming the file and, for each problem (up to five), its line and field."""
+    first_loc, first_msg = problems[0]
+    lines = [f"{path}, {_where(root, first_loc)}: {first_msg}"]
+    for loc, msg in problems[1:_MAX_LISTED]:
+        lines.append(f"  {path}, {_where(root, loc)}: {msg}")
+    if len(problems) > _MAX_LISTED:
+        lines.append(f"  ... and {len(problems) - _MAX_LISTED} more problems")
+    return ConfigError("\n".join(lines))
 
 
 def _check_refs(suite: Suite) -> list[tuple[tuple[Any, ...], str]]:
@@ -487,9 +504,11 @@ def parse_suite(text: str, path: str) -> Suite:
     Raises:
         ConfigError: malformed YAML or an invalid field (the message names file, line, field).
     """
+    # libyaml's loader when the wheel has it (every episode loads its suite); the node tree that
+    # maps a field to its line is only built when there is an error to report.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -501,14 +520,11 @@ def parse_suite(text: str, path: str) -> Suite:
     try:
         suite = Suite.model_validate({**data, "source": path})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise _config_error(path, root, tuple(err["loc"]), err["msg"] + more) from None
+        found = [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
+        raise _config_error(path, yaml.compose(text, Loader=loader), found) from None
     problems = _check_refs(suite)
     if problems:
-        loc, msg = problems[0]
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        raise _config_error(path, root, loc, msg + more)
+        raise _config_error(path, yaml.compose(text, Loader=loader), problems)
     tasks = [t.model_copy(update={"suite": suite.id}) for t in suite.tasks]
     return suite.model_copy(update={"tasks": tasks})
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("bench_sim.py", ["--repeats", "1"], "sim / wall ratio"),
         ("bench_prompts.py", ["--repeats", "1"], "planner prompt: median"),
         ("bench_llm_path.py", ["--runs", "1"], "llm / offline"),
+        ("bench_eval_throughput.py", ["--episodes", "4"], "scaling ratio"),
     ],
 )
 def test_benchmark_script_runs(script, args, expect):
