@@ -37,4 +37,5 @@ def test_run_eval_then_resume_then_report_and_compare(tmp_path: Path) -> None:
     evals.run_eval(options.model_copy(update={"seed": 5}), tmp_path, workers=1, run_id="b")
     cmd, cpage = evals.write_compare(first.run_dir, str(tmp_path / "b"), str(tmp_path / "cmp"))
     assert "pick_place" in Path(cmd).read_text()
+    assert "<html" in Path(cpage).read_text()
     assert json.loads(Path(first.run_dir, "manifest.json").read_text())["run_id"] == "a"
