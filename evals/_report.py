@@ -454,6 +454,17 @@ def _reference_section(doc: Document, data: RunData, suite_ref: str) -> None:
     doc.table(["train/test", "family", *methods, "ours (95% CI)"], rows)
 
 
+def _setup_of(opts: dict[str, Any]) -> str:
+    """The planner, and what else differs from the defaults (verification, skill variants)."""
+    text = opts.get("llm") or f"{opts.get('planner', 'offline')} planner"
+    if opts.get("verify", "code") != "code":
+        text += f" · verify {opts['verify']}"
+    skills = opts.get("skills") or {}
+    if skills:
+        text += " · skills " + ", ".join(f"{k}={v}" for k, v in sorted(skills.items()))
+    return text
+
+
 def build_report(data: RunData, *, plots: bool = True) -> Document:
     """The report of one run as a :class:`Document`.
 
@@ -465,7 +476,7 @@ def build_report(data: RunData, *, plots: bool = True) -> Document:
     opts = m.options
     order = _suite_order(data)
     doc = Document(f"Evaluation report: {m.run_id}")
-    planner = opts.get("llm") or f"{opts.get('planner', 'offline')} planner"
+    planner = _setup_of(opts)
     infra = sum(1 for r in data.results if r.get("status") == "infra_error")
     doc.text(
         f"Suites {', '.join(m.suites)} · planner {planner} · seed {opts.get('seed')} · "
@@ -675,7 +686,7 @@ def build_compare(a: RunData, b: RunData, *, plots: bool = True) -> tuple[Docume
         o = d.manifest.options
         doc.text(
             f"{label}: {d.path} · suites {', '.join(d.manifest.suites)} · planner "
-            f"{o.get('llm') or o.get('planner')} · seed {o.get('seed')} · "
+            f"{_setup_of(o)} · seed {o.get('seed')} · "
             f"{len(d.results)}/{len(d.manifest.episodes)} episodes"
         )
     doc.text(

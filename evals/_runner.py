@@ -40,9 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from policywright.errors import InternalError, UnknownNameError, UserError
+from policywright.errors import ConfigError, InternalError, UnknownNameError, UserError
 from policywright.evals._rundir import (
     Manifest,
     PlannedEpisode,
@@ -99,6 +99,8 @@ class RunOptions(_Model):
         trials: Trials per (task, split) cell (None = each suite's default).
         seed: The run seed (each episode's seed derives from it).
         gif: Record a GIF per episode.
+        verify: How episodes are verified: "code", "vlm" or "both" (``EngineConfig.verify``).
+        skills: Skill family -> variant id (``EngineConfig.skills``), to compare skill variants.
         timeout_base_s: Wall seconds every episode gets (planning, model calls, setup).
         timeout_factor: Plus this many wall seconds per simulated second of the task's limit.
     """
@@ -111,6 +113,8 @@ class RunOptions(_Model):
     trials: int | None = Field(default=None, ge=1, le=100_000)
     seed: int = Field(default=0, ge=0)
     gif: bool = False
+    verify: Literal["code", "vlm", "both"] = "code"
+    skills: dict[str, str] = Field(default_factory=dict)
     timeout_base_s: float = Field(default=120.0, ge=0.0)
     timeout_factor: float = Field(default=1.0, gt=0.0)
 
@@ -211,8 +215,21 @@ def plan_run(options: RunOptions) -> list[PlannedEpisode]:
         ConfigError: a malformed suite file.
         UserError: the filters leave nothing to run.
     """
+    from policywright.config import SkillSelection
     from policywright.evals._episodes import plan_episodes
     from policywright.evals._schema import load_suite
+
+    from policywright.skills import default_skill_registry
+
+    try:
+        selection = SkillSelection.model_validate(options.skills)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid skill selection: {problems}") from None
+    if options.skills:  # unknown ids fail here (did-you-mean), not in every worker
+        registry = default_skill_registry()
+        for skill_id in selection.model_dump().values():
+            registry.get(skill_id)
 
     several = len(options.suites) > 1
     planned: list[PlannedEpisode] = []
@@ -241,6 +258,8 @@ def plan_run(options: RunOptions) -> list[PlannedEpisode]:
             planner=options.planner,
             llm=options.llm,
             gif=options.gif,
+            verify=options.verify,
+            skills=dict(options.skills),
         )
         for spec in specs:
             task = suite.task(spec.task_id)

@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -175,6 +175,23 @@ def _backend(ray: str | None, workers: int | None, start_method: str) -> Any:
     return LocalPool(workers or default_workers(), start_method=start_method)  # type: ignore[arg-type]
 
 
+def _verify_mode(value: str) -> Literal["code", "vlm", "both"]:
+    if value == "code" or value == "vlm" or value == "both":
+        return value
+    raise UserError(f"--verify must be code, vlm or both, not {value!r}")
+
+
+def _skill_selection(pairs: list[str]) -> dict[str, str]:
+    """``["grasp=grasp/learned-v1"]`` -> ``{"grasp": "grasp/learned-v1"}``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        family, sep, skill_id = pair.partition("=")
+        if not sep or not family.strip() or not skill_id.strip():
+            raise UserError(f"--skill takes FAMILY=ID (e.g. grasp=grasp/learned-v1), not {pair!r}")
+        out[family.strip()] = skill_id.strip()
+    return out
+
+
 def _success_table(data: Any, title: str) -> Table:
     from policywright.evals._metrics import group_metrics
     from policywright.evals._report import _suite_order, pct
@@ -239,6 +256,17 @@ def run_eval(
         typer.Option(help="Run folder name; an unfinished run with this id is resumed."),
     ] = None,
     gif: Annotated[bool, typer.Option(help="Record a GIF of each episode.")] = False,
+    verify: Annotated[
+        str, typer.Option(help="How episodes are verified: code, vlm or both (vlm needs --llm).")
+    ] = "code",
+    skill: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skill",
+            help="A skill variant, FAMILY=ID (repeatable), e.g. grasp=grasp/learned-v1; "
+            "see `policywright skills list`.",
+        ),
+    ] = None,
     timeout_factor: Annotated[
         float,
         typer.Option(
@@ -269,8 +297,8 @@ def run_eval(
     resume = candidate.is_dir() and suite not in suite_ids()
     run_dir, opened = candidate, resume  # a new run's folder exists once open_run made it
     if resume:
-        filters = [split, task, trials, llm, run_id, gif or None]
-        if any(v for v in filters) or planner != "offline" or seed:
+        filters = [split, task, trials, llm, run_id, gif or None, skill]
+        if any(v for v in filters) or planner != "offline" or seed or verify != "code":
             raise UserError(
                 f"{suite} is a run folder: it is resumed with the options it was started with; "
                 "give only --workers, --ray or --json (or start a new run from a suite id)"
@@ -287,6 +315,8 @@ def run_eval(
             trials=trials,
             seed=seed,
             gif=gif,
+            verify=_verify_mode(verify),
+            skills=_skill_selection(skill or []),
             timeout_base_s=timeout_base,
             timeout_factor=timeout_factor,
         )

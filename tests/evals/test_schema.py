@@ -133,3 +133,16 @@ def test_not_yaml_names_the_line() -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_suite(str(tmp_path / "nope.yaml"))
+
+
+def test_the_documented_task_file_loads(tmp_path: Path) -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "evals.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert block is not None
+    path = tmp_path / "my_suite.yaml"
+    path.write_text(block.group(1))
+    suite = load_suite(str(path))
+    assert [t.id for t in suite.tasks] == ["block_in_bowl"]
+    assert suite.tasks[0].corrections is not None
