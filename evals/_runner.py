@@ -218,7 +218,6 @@ def plan_run(options: RunOptions) -> list[PlannedEpisode]:
     from policywright.config import SkillSelection
     from policywright.evals._episodes import plan_episodes
     from policywright.evals._schema import load_suite
-
     from policywright.skills import default_skill_registry
 
     try:

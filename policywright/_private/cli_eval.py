@@ -175,9 +175,16 @@ def _backend(ray: str | None, workers: int | None, start_method: str) -> Any:
     return LocalPool(workers or default_workers(), start_method=start_method)  # type: ignore[arg-type]
 
 
+_VERIFY_MODES: dict[str, Literal["code", "vlm", "both"]] = {
+    "code": "code",
+    "vlm": "vlm",
+    "both": "both",
+}
+
+
 def _verify_mode(value: str) -> Literal["code", "vlm", "both"]:
-    if value == "code" or value == "vlm" or value == "both":
-        return value
+    if value in _VERIFY_MODES:
+        return _VERIFY_MODES[value]
     raise UserError(f"--verify must be code, vlm or both, not {value!r}")
 
 

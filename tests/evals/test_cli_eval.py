@@ -199,3 +199,33 @@ def test_exit_codes_through_the_real_command_line(tmp_path: Path) -> None:
         text=True,
     )
     assert bad.returncode == 2 and "did you mean 'cap-tabletop'" in bad.stderr
+
+
+@pytest.mark.sim
+def test_skill_variants_and_verify_mode_are_checked_and_recorded(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    from policywright.errors import ConfigError
+    from policywright.evals._runner import RunOptions, plan_run
+
+    base = ["eval", "cap-tabletop", "--task", "pick_place", "--out", str(tmp_path)]
+    with pytest.raises(UnknownNameError, match="did you mean 'grasp/learned-v1'"):
+        runner.invoke(app, [*base, "--skill", "grasp=grasp/lerned-v1"], catch_exceptions=False)
+    with pytest.raises(ConfigError, match=r"is a .grasp. skill; skills\.path"):
+        runner.invoke(app, [*base, "--skill", "path=grasp/learned-v1"], catch_exceptions=False)
+    with pytest.raises(UserError, match="FAMILY=ID"):
+        runner.invoke(app, [*base, "--skill", "grasp"], catch_exceptions=False)
+    with pytest.raises(UserError, match="--verify must be"):
+        runner.invoke(app, [*base, "--verify", "eyes"], catch_exceptions=False)
+    assert not any(tmp_path.iterdir())  # nothing was started
+    planned = plan_run(
+        RunOptions(
+            suites=["cap-tabletop"],
+            tasks=["pick_place"],
+            splits=["SA-SI"],
+            trials=1,
+            skills={"grasp": "grasp/learned-v1"},
+        )
+    )
+    assert planned[0].spec["skills"] == {"grasp": "grasp/learned-v1"}
+    assert planned[0].spec["verify"] == "code"
