@@ -101,6 +101,9 @@ class RunOptions(_Model):
         gif: Record a GIF per episode.
         verify: How episodes are verified: "code", "vlm" or "both" (``EngineConfig.verify``).
         skills: Skill family -> variant id (``EngineConfig.skills``), to compare skill variants.
+        llm_settings: ``EngineConfig.llm_settings`` for the model backends (timeouts, retries,
+            prices, cache); never an API key (it would be written to the run's manifest; the
+            workers read keys from the environment).
         timeout_base_s: Wall seconds every episode gets (planning, model calls, setup).
         timeout_factor: Plus this many wall seconds per simulated second of the task's limit.
     """
@@ -115,6 +118,7 @@ class RunOptions(_Model):
     gif: bool = False
     verify: Literal["code", "vlm", "both"] = "code"
     skills: dict[str, str] = Field(default_factory=dict)
+    llm_settings: dict[str, Any] = Field(default_factory=dict)
     timeout_base_s: float = Field(default=120.0, ge=0.0)
     timeout_factor: float = Field(default=1.0, gt=0.0)
 
@@ -225,6 +229,11 @@ def plan_run(options: RunOptions) -> list[PlannedEpisode]:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid skill selection: {problems}") from None
+    if "api_key" in options.llm_settings:
+        raise UserError(
+            "an evaluation does not take an API key in its settings (the run's manifest would "
+            "store it): set the provider's environment variable instead"
+        )
     if options.skills:  # unknown ids fail here (did-you-mean), not in every worker
         registry = default_skill_registry()
         for skill_id in selection.model_dump().values():
@@ -259,6 +268,7 @@ def plan_run(options: RunOptions) -> list[PlannedEpisode]:
             gif=options.gif,
             verify=options.verify,
             skills=dict(options.skills),
+            llm_settings=dict(options.llm_settings),
         )
         for spec in specs:
             task = suite.task(spec.task_id)

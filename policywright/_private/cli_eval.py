@@ -188,6 +188,19 @@ def _verify_mode(value: str) -> Literal["code", "vlm", "both"]:
     raise UserError(f"--verify must be code, vlm or both, not {value!r}")
 
 
+def _llm_settings(config_file: Path | None, timeout_s: float | None) -> dict[str, Any]:
+    """The [llm_settings] of the settings file, as JSON, without the API key."""
+    from policywright._private.settings import load_config
+
+    config = load_config(config_file)
+    settings: dict[str, Any] = config.llm_settings.model_dump(
+        mode="json", exclude={"api_key"}, exclude_defaults=True
+    )
+    if timeout_s is not None:
+        settings["timeout_s"] = timeout_s
+    return settings
+
+
 def _skill_selection(pairs: list[str]) -> dict[str, str]:
     """``["grasp=grasp/learned-v1"]`` -> ``{"grasp": "grasp/learned-v1"}``."""
     out: dict[str, str] = {}
@@ -274,6 +287,18 @@ def run_eval(
             "see `policywright skills list`.",
         ),
     ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A TOML settings file whose [llm_settings] the episodes use (timeouts, retries, "
+            "prices, cache; default: $POLICYWRIGHT_CONFIG).",
+        ),
+    ] = None,
+    llm_timeout: Annotated[
+        float | None,
+        typer.Option(min=1.0, help="Seconds one model request may take (llm_settings.timeout_s)."),
+    ] = None,
     timeout_factor: Annotated[
         float,
         typer.Option(
@@ -304,7 +329,7 @@ def run_eval(
     resume = candidate.is_dir() and suite not in suite_ids()
     run_dir, opened = candidate, resume  # a new run's folder exists once open_run made it
     if resume:
-        filters = [split, task, trials, llm, run_id, gif or None, skill]
+        filters = [split, task, trials, llm, run_id, gif or None, skill, config_file, llm_timeout]
         if any(v for v in filters) or planner != "offline" or seed or verify != "code":
             raise UserError(
                 f"{suite} is a run folder: it is resumed with the options it was started with; "
@@ -324,6 +349,7 @@ def run_eval(
             gif=gif,
             verify=_verify_mode(verify),
             skills=_skill_selection(skill or []),
+            llm_settings=_llm_settings(config_file, llm_timeout),
             timeout_base_s=timeout_base,
             timeout_factor=timeout_factor,
         )

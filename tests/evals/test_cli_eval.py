@@ -229,3 +229,18 @@ def test_skill_variants_and_verify_mode_are_checked_and_recorded(
     )
     assert planned[0].spec["skills"] == {"grasp": "grasp/learned-v1"}
     assert planned[0].spec["verify"] == "code"
+
+
+def test_llm_settings_reach_the_episodes_but_never_an_api_key(tmp_path: Path) -> None:
+    from policywright._private.cli_eval import _llm_settings
+    from policywright.evals._runner import RunOptions, plan_run
+
+    cfg = tmp_path / "pw.toml"
+    cfg.write_text('[llm_settings]\nmax_retries = 4\napi_key = "sk-secret"\n')
+    settings = _llm_settings(cfg, 300.0)
+    assert settings == {"max_retries": 4, "timeout_s": 300.0}
+    opts = {"suites": ["cap-tabletop"], "tasks": ["line"], "splits": ["UA-UI"], "trials": 1}
+    planned = plan_run(RunOptions(**opts, llm_settings=settings))
+    assert planned[0].spec["llm_settings"] == settings
+    with pytest.raises(UserError, match="API key"):
+        plan_run(RunOptions(**opts, llm_settings={"api_key": "sk-secret"}))
