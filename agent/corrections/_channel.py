@@ -113,10 +113,12 @@ class CorrectionChannel:
                     kind=correction.kind,
                     message=f"{MAX_PENDING} corrections are already waiting; wait for the robot",
                 )
+            if correction.kind == "stop":
+                # Before the journal write: the skills poll this flag every control step, and a
+                # SQLite commit on a loaded machine takes several of them.
+                self._stop.set()
             seq = self._journal.add_correction(thread_id, correction.text) if self._journal else 0
             self._queue.append(PendingCorrection(seq=seq, correction=correction))
-            if correction.kind == "stop":
-                self._stop.set()
         if correction.kind == "stop":
             message = "stopping now"
         elif correction.fine:
