@@ -77,6 +77,10 @@ class EngineContext:
     meter: UsageMeter = field(default_factory=UsageMeter)
     channel: CorrectionChannel = field(default_factory=CorrectionChannel)
     journal: Journal | None = None
+    #: Called with each "call_start" and "call" event in the graph's own thread, while the
+    #: program waits for the call: the world is not moving, so a hook may read or change it.
+    #: (``on_event`` consumers run in the caller's thread, beside the moving robot.)
+    call_hooks: list[Writer] = field(default_factory=list)
 
 
 def _writer() -> Writer:
@@ -268,10 +272,16 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     write({"event": "execute", "attempt": state["attempt"]})
 
     def on_call(event: dict[str, Any]) -> None:
-        write({"event": "call", **event})
+        out = {"event": "call", **event}
+        for hook in ctx.call_hooks:
+            hook(out)
+        write(out)
 
     def on_start(event: dict[str, Any]) -> None:
-        write({"event": "call_start", **event})
+        out = {"event": "call_start", **event}
+        for hook in ctx.call_hooks:
+            hook(out)
+        write(out)
 
     ctx.prim.say_sink = lambda msg: write({"event": "say", "message": msg})
     log = _call_log(ctx, state)

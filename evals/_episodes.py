@@ -288,7 +288,9 @@ def _engine_config(spec: EpisodeSpec, task: TaskSpec, suite: Suite, state_dir: P
 class _Recorder:
     """Collects what the checkers and metrics need from the engine's progress events.
 
-    It runs inside the engine's thread (``on_event``), so it may read the world.
+    It is one of the engine's ``call_hooks``: it runs in the graph's thread while the program
+    waits for a primitive call, so it may read the world (and its hooks may change it) without
+    racing the robot's motion.
     """
 
     def __init__(self, engine: Any, world: Any, max_sim_s: float, start: float) -> None:
@@ -429,7 +431,8 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
         if recording:
             world.start_recording()
         thread = spec.episode_id.replace("/", "_")
-        result = engine.run(episode.command, thread_id=thread, on_event=recorder)
+        engine.call_hooks.append(recorder)
+        result = engine.run(episode.command, thread_id=thread)
         results = [result]
         details: dict[str, Any] = {"slots": episode.slots, "scene_tries": episode.tries}
         corrections = 0
@@ -440,7 +443,7 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
 
             script = resolve_script(task.corrections, episode.slots)
             human = SimulatedHuman(script)
-            session = human.correct_until_satisfied(engine, world, thread, recorder)
+            session = human.correct_until_satisfied(engine, world, thread)
             results.extend(session.results)
             corrections = session.corrections
             details["said"] = session.said

@@ -378,6 +378,11 @@ class Engine:
             ) from exc
         self.world = world
         self.meter = UsageMeter()
+        #: Callables given each "call_start" and "call" event in the graph's thread, while the
+        #: program waits for that call (the world stands still: a hook may read or change it,
+        #: as the evaluations' perturbations do). ``on_event`` runs in the caller's thread,
+        #: concurrently with the robot's motion.
+        self.call_hooks: list[Callable[[dict[str, Any]], None]] = []
         self.registry = (registry or default_registry()).for_world(world.kind)
         self.planner = planner or make_planner(
             self.config.planner,
@@ -435,6 +440,7 @@ class Engine:
             meter=self.meter,
             channel=self.channel,
             journal=self.journal,
+            call_hooks=self.call_hooks,
         )
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,14 +85,18 @@ def test_stop_halts_within_one_control_step_then_continue(engine: Engine) -> Non
             f"{e.get('event')} {e.get('name', '')} {engine.world.sim_time:.4f} {e.get('error', '')}"
         )
         if e.get("event") == "call_start" and e["name"] == "put_first_on_second":
-            # Let the arm start moving, then say stop from "another" front end.
-            engine.world.step(240)
+            # Let the arm move for 0.25 s of sim time, then say stop from "another" front end
+            # (this callback runs in the caller's thread; the skill steps in the graph's).
+            t0 = engine.world.sim_time
+            deadline = time.monotonic() + 60
+            while engine.world.sim_time < t0 + 0.25 and time.monotonic() < deadline:
+                time.sleep(0.001)
             marks["posting"] = engine.world.sim_time
             ack = engine.post_correction("stop!")
             # This callback runs in the caller's thread while the skill keeps stepping in the
             # graph's: the stop is in force from the moment post_correction returns.
             marks["posted"] = engine.world.sim_time
-            assert ack.accepted and ack.kind == "stop"
+            assert ack.accepted and ack.kind == "stop", ack.message
         if e.get("event") == "preempted":
             marks.setdefault("stopped", engine.world.sim_time)
 
@@ -248,3 +253,23 @@ def test_undo_then_continue_runs_the_same_attempt_again(engine: Engine) -> None:
     done = engine.resume(waiting.thread_id, "continue")
     assert done.status == "succeeded", done.reason
     assert np.linalg.norm(_xy(engine, "red block") - _xy(engine, "blue bowl")) < 0.06
+
+
+def test_call_hooks_run_while_the_program_waits(engine: Engine) -> None:
+    # A call hook runs in the graph's thread before the call starts and after it ends, so the
+    # world cannot move while it runs: the evaluations' perturbations rely on this.
+    seen: list[tuple[str, str, float, float]] = []
+
+    def hook(e: dict[str, Any]) -> None:
+        before = engine.world.sim_time
+        time.sleep(0.05)  # the robot would move meanwhile if the program were not waiting
+        seen.append((e["event"], e["name"], before, engine.world.sim_time))
+
+    engine.call_hooks.append(hook)
+    result = engine.run("put the red block in the green bowl")
+    assert result.status == "succeeded", result.reason
+    assert ("call_start", "put_first_on_second") in [(k, n) for k, n, _, _ in seen]
+    assert all(before == after for _, _, before, after in seen)
+    start = next(b for k, n, b, _ in seen if (k, n) == ("call_start", "put_first_on_second"))
+    end = next(b for k, n, b, _ in seen if (k, n) == ("call", "put_first_on_second"))
+    assert end > start  # the call itself moved the arm between the two hooks
