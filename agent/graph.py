@@ -198,7 +198,14 @@ def plan(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     except PolicywrightError as exc:
         usage = ctx.meter.take()
         _writer()({"event": "plan_failed", "attempt": attempt, "error": str(exc)})
-        failed = AttemptRecord(attempt=attempt, outcome="failed", feedback=str(exc), usage=usage)
+        failed = AttemptRecord(
+            attempt=attempt,
+            outcome="failed",
+            feedback=str(exc),
+            usage=usage,
+            actor=exc.actor,
+            error=type(exc).__name__,
+        )
         if exc.actor == "llm" and attempt < state.get("max_attempts", 1):
             # A malformed reply (no code, truncated): the model gets another try with the
             # message as feedback, within the same attempt budget.

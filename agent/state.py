@@ -60,6 +60,10 @@ class AttemptRecord(TypedDict, total=False):
     world_snapshot: str
     recovery: str
     usage: dict[str, Any]
+    #: For an attempt whose planning failed: who must act ("llm", "user", "us") and the error's
+    #: class name, so a malformed model reply is told apart from a planner that cannot help.
+    actor: str
+    error: str
 
 
 class CorrectionRecord(TypedDict, total=False):

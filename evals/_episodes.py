@@ -15,7 +15,7 @@ import time
 import traceback
 import zlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -44,18 +44,11 @@ FailureCategory = Literal[
     "false_success",
     "timeout",
     "planner_refused",
+    "bad_reply",
+    "model_error",
     "infra",
 ]
-FAILURE_CATEGORIES: tuple[str, ...] = (
-    "static_refusal",
-    "runtime_error",
-    "safety_refusal",
-    "verification_failure",
-    "false_success",
-    "timeout",
-    "planner_refused",
-    "infra",
-)
+FAILURE_CATEGORIES: tuple[str, ...] = get_args(FailureCategory)
 _FRAME_SIZE = (320, 240)
 
 
@@ -214,7 +207,8 @@ def category_of(
 
     The engine said "succeeded" but the ground truth disagrees: false_success. Otherwise the
     last attempt's outcome decides: a static refusal, a safety refusal (the sandbox run was
-    refused), a runtime error, a timeout, a verification failure, or the planner refusing.
+    refused), a runtime error, a timeout, a verification failure, a model reply that could not
+    be used, a model service error, or the planner refusing.
     """
     if success:
         return None
@@ -227,6 +221,12 @@ def category_of(
     last = attempts[-1]
     outcome = last.get("outcome", "")
     if outcome == "failed":
+        # Planning failed: a model reply that could not be used (no code, truncated, syntax),
+        # the model service (timeouts, errors), or a planner that cannot handle the command.
+        if last.get("actor") == "llm":
+            return "bad_reply"
+        if str(last.get("error", "")).startswith("Model"):
+            return "model_error"
         return "planner_refused"
     if outcome == "refused":
         return "safety_refusal" if "execution" in last else "static_refusal"

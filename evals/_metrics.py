@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from policywright.evals._episodes import FAILURE_CATEGORIES
+
 __all__ = [
     "FAILURE_CATEGORIES",
     "GROUPINGS",
@@ -34,18 +36,6 @@ __all__ = [
 
 #: z for a two-sided 95% interval.
 Z95 = 1.959963984540054
-
-#: Failure categories in report order (``EpisodeResult.failure_category``).
-FAILURE_CATEGORIES = (
-    "static_refusal",
-    "runtime_error",
-    "safety_refusal",
-    "verification_failure",
-    "false_success",
-    "timeout",
-    "planner_refused",
-    "infra",
-)
 
 #: Grouping name -> the result fields that key a cell.
 GROUPINGS: dict[str, tuple[str, ...]] = {

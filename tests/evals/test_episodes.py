@@ -53,6 +53,13 @@ def test_episode_seed_is_stable() -> None:
     [
         ([{"outcome": "succeeded"}], "succeeded", False, "false_success"),
         ([{"outcome": "failed"}], "failed", False, "planner_refused"),
+        ([{"outcome": "failed", "actor": "llm", "error": "LLMError"}], "failed", 0, "bad_reply"),
+        (
+            [{"outcome": "failed", "actor": "user", "error": "ModelRequestError"}],
+            "failed",
+            False,
+            "model_error",
+        ),
         ([], "failed", False, "planner_refused"),
         ([{"outcome": "refused", "static": {}}], "failed", False, "static_refusal"),
         (

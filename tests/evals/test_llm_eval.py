@@ -123,3 +123,26 @@ def test_llm_planner_eval_records_tokens_and_succeeds(chat_server: str, tmp_path
     prompt = json.dumps(first["body"]["messages"])
     assert "different corners" in prompt  # the command itself
     assert prompt.count("different corners") == 1, "the hidden family leaked into the prompt"
+
+
+@pytest.mark.sim
+@pytest.mark.enable_socket
+def test_an_unusable_reply_is_a_bad_reply_failure(chat_server: str, tmp_path: Path) -> None:
+    global REPLY
+    saved, REPLY = REPLY, "I would move each block to a corner, one after the other."
+    try:
+        options = evals.RunOptions(
+            suites=["cap-tabletop"],
+            splits=["UA-UI"],
+            tasks=["different_corners"],
+            trials=1,
+            llm=f"openai-compatible:{chat_server}#fake-coder",
+        )
+        summary = evals.run_eval(options, tmp_path, workers=1, run_id="bad")
+    finally:
+        REPLY = saved
+    (result,) = evals.load_run(summary.run_dir).results
+    assert not result["success"]
+    assert result["failure_category"] == "bad_reply", (result["error"], result["reason"])
+    assert "no code block" in result["reason"]
+    assert len(_Handler.requests) == 3  # the attempt budget: each failure went back as feedback
