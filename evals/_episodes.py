@@ -432,21 +432,33 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
             world.start_recording()
         thread = spec.episode_id.replace("/", "_")
         engine.call_hooks.append(recorder)
+        human: Any = None
+        session: Any = None
+        watcher: Any = None
+        script: Any = None
+        if task.corrections is not None:
+            from policywright.evals._human import CorrectionSession, SimulatedHuman, resolve_script
+
+            script = resolve_script(task.corrections, episode.slots)
+            human = SimulatedHuman(script)
+            session = CorrectionSession()
+            if script.live:
+                watcher = human.watcher(engine, world, session)
+                engine.call_hooks.append(watcher)
         result = engine.run(episode.command, thread_id=thread)
+        if watcher is not None:
+            # From here on the person corrects the finished task (Engine.correct).
+            engine.call_hooks.remove(watcher)
         results = [result]
         details: dict[str, Any] = {"slots": episode.slots, "scene_tries": episode.tries}
         corrections = 0
         repeat_success: bool | None = None
-        script = None
-        if task.corrections is not None:
-            from policywright.evals._human import SimulatedHuman, resolve_script
-
-            script = resolve_script(task.corrections, episode.slots)
-            human = SimulatedHuman(script)
-            session = human.correct_until_satisfied(engine, world, thread)
+        if human is not None:
+            session = human.correct_after(engine, world, thread, session)
             results.extend(session.results)
             corrections = session.corrections
             details["said"] = session.said
+            details["live_corrections"] = session.live
         frames = world.stop_recording() if recording else None
         final = _positions(world)
         if perturber is not None:

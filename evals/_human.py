@@ -1,10 +1,11 @@
 """A simulated person with a hidden goal who watches the world and corrects the robot.
 
 The person knows where they really want the object (a :class:`HiddenGoal`, which the command
-only approximates), looks at the ground truth after the robot is done, classifies what is wrong
-(the object is on a different target, a few centimetres off, or dropped somewhere else) and
-says the scripted sentence for that kind of deviation, up to ``max_corrections`` times, through
-the engine's correction API (:meth:`Engine.correct` on the finished thread).
+only approximates), looks at the ground truth, classifies what is wrong (the object is on a
+different target, a few centimetres off, or dropped somewhere else) and says the scripted
+sentence for that kind of deviation, up to ``max_corrections`` times: while the robot works
+through the live channel (:class:`LiveWatcher`, ``Engine.post_correction``), and after the task
+is done through :meth:`Engine.correct` on the finished thread.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from policywright.sim import LOCATIONS
 __all__ = [
     "CorrectionSession",
     "Deviation",
+    "LiveWatcher",
     "SimulatedHuman",
     "direction_word",
     "resolve_script",
@@ -45,10 +47,19 @@ class Deviation:
 
 @dataclass
 class CorrectionSession:
-    """The corrections of one episode: the engine's results after each, what was said."""
+    """The corrections of one episode: the engine's results after each, what was said.
+
+    Attributes:
+        results: The engine's results of the corrections made after the task finished.
+        corrections: Every correction said (while the robot worked, and afterwards).
+        live: Of those, the ones said while the robot worked (``Engine.post_correction``).
+        said: The sentences, in order.
+        satisfied: The hidden goal was met in the end.
+    """
 
     results: list[Any] = field(default_factory=list)
     corrections: int = 0
+    live: int = 0
     said: list[str] = field(default_factory=list)
     satisfied: bool = False
 
@@ -118,6 +129,10 @@ class SimulatedHuman:
                 return Deviation(kind, rule.say.format(**values), err)
         return Deviation(kind, "", err)
 
+    def watcher(self, engine: Any, world: Any, session: CorrectionSession) -> LiveWatcher:
+        """A call hook with which the person watches while the robot works (see LiveWatcher)."""
+        return LiveWatcher(self, engine, world, session)
+
     def correct_until_satisfied(
         self,
         engine: Any,
@@ -133,7 +148,17 @@ class SimulatedHuman:
             thread_id: The task's thread.
             on_event: Progress events of the corrected runs.
         """
-        session = CorrectionSession()
+        return self.correct_after(engine, world, thread_id, CorrectionSession(), on_event)
+
+    def correct_after(
+        self,
+        engine: Any,
+        world: Any,
+        thread_id: str,
+        session: CorrectionSession,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> CorrectionSession:
+        """Like :meth:`correct_until_satisfied`, continuing a session begun while it worked."""
         while True:
             poses = {
                 n: (float(p.position[0]), float(p.position[1]), float(p.position[2]))
@@ -154,3 +179,56 @@ class SimulatedHuman:
                 logger.info("correction %r refused: %s", dev.text, exc)
                 session.said[-1] += f" (refused: {exc})"
                 return session
+
+
+def _poses(world: Any) -> dict[str, tuple[float, float, float]]:
+    return {
+        n: (float(p.position[0]), float(p.position[1]), float(p.position[2]))
+        for n, p in world.true_poses().items()
+    }
+
+
+class LiveWatcher:
+    """The person watching the robot work, as an ``Engine.call_hooks`` entry.
+
+    When a primitive call that moved the goal object ends, the person looks (ground truth) and,
+    if the object is not where they want it, says the scripted sentence through
+    ``Engine.post_correction``, the channel a chat or web front end uses. The engine takes it at
+    the next primitive boundary, or after the program's last call. The person waits until the
+    robot has taken one sentence before saying another.
+
+    Args:
+        human: The person (script and deviation rules).
+        engine: The engine running the task.
+        world: Its world (read for ground truth only).
+        session: Where the corrections are counted.
+    """
+
+    def __init__(
+        self, human: SimulatedHuman, engine: Any, world: Any, session: CorrectionSession
+    ) -> None:
+        self.human = human
+        self.engine = engine
+        self.world = world
+        self.session = session
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("event") != "call" or not event.get("ok", True):
+            return
+        args = event.get("args") or []
+        if not args or args[0] != self.human.script.goal.object:
+            return
+        if self.session.corrections >= self.human.script.max_corrections:
+            return
+        if self.engine.channel.pending():
+            return
+        dev = self.human.deviation(_poses(self.world))
+        if dev is None or not dev.text:
+            return
+        ack = self.engine.post_correction(dev.text)
+        if ack.accepted:
+            self.session.said.append(dev.text)
+            self.session.corrections += 1
+            self.session.live += 1
+        else:
+            logger.info("live correction %r not taken: %s", dev.text, ack.message)

@@ -183,12 +183,23 @@ class CorrectionRule(_Model):
 
 
 class CorrectionScript(_Model):
-    """A simulated person: hidden goal, what they say per deviation, and patience."""
+    """A simulated person: hidden goal, what they say per deviation, and patience.
+
+    Attributes:
+        goal: Where the person really wants the object.
+        rules: What they say for each kind of deviation.
+        max_corrections: How many corrections they make at most.
+        repeat: Also run the command again on a fresh copy of the scene (does it need none?).
+        live: Speak while the robot works, through the engine's live correction channel, as
+            soon as a call that moved the object ends; what is still wrong when the task is
+            done is corrected afterwards. False: only afterwards (``Engine.correct``).
+    """
 
     goal: HiddenGoal
     rules: list[CorrectionRule] = Field(min_length=1)
     max_corrections: int = Field(default=3, ge=1, le=10)
     repeat: bool = True
+    live: bool = True
 
 
 class PerturbationSpec(_Model):

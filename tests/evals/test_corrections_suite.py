@@ -81,4 +81,23 @@ def test_corrected_episode_counts_corrections(tmp_path: Path) -> None:
     # The command names another bowl than the person means: at least one correction is needed.
     assert res.corrections >= 1
     assert res.details["said"][0].startswith("no, the ")
+    # The first sentence came while the robot worked, through the live correction channel
+    # (the moment the block was put in the wrong bowl), and the engine re-planned from it.
+    assert res.details["live_corrections"] == 1
+    assert res.success, res.check_reason
     assert res.repeat_success is not None
+
+
+@pytest.mark.sim
+def test_a_person_who_only_speaks_afterwards(tmp_path: Path) -> None:
+    from policywright.evals._episodes import EpisodeResult, plan_episodes, run_episode
+
+    shipped = Path(load_suite("corrections").source).read_text()
+    path = tmp_path / "after.yaml"
+    path.write_text(shipped.replace("max_corrections: 2", "max_corrections: 2\n      live: false"))
+    suite = load_suite(str(path))
+    spec = plan_episodes(suite, tasks=["other_bowl"], trials=1, seed=0)[0]
+    res = EpisodeResult.model_validate_json(run_episode(spec.model_dump_json(), str(tmp_path)))
+    assert res.error is None
+    assert res.details["live_corrections"] == 0 and res.corrections >= 1
+    assert res.success, res.check_reason
