@@ -38,6 +38,7 @@ __all__ = [
     "offset_along",
     "on_top_of",
     "select_block",
+    "true_positions",
 ]
 
 XY = tuple[float, float]
@@ -95,6 +96,14 @@ class CheckResult:
 
     success: bool
     reason: str
+
+
+def true_positions(world: Any) -> dict[str, XYZ]:
+    """Every object's true position in a world (ground truth, not perception)."""
+    return {
+        name: (float(p.position[0]), float(p.position[1]), float(p.position[2]))
+        for name, p in world.true_poses().items()
+    }
 
 
 def colour_of(name: str) -> str:

@@ -20,7 +20,13 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policywright.errors import ConfigError, UnknownNameError
-from policywright.evals._checkers import CheckInput, CheckResult, check, landmark_visits
+from policywright.evals._checkers import (
+    CheckInput,
+    CheckResult,
+    check,
+    landmark_visits,
+    true_positions,
+)
 from policywright.evals._sampling import SampledEpisode, sample_episode
 from policywright.evals._schema import Suite, TaskSpec, load_suite, suite_ids
 
@@ -240,13 +246,6 @@ def category_of(
 # -- running -----------------------------------------------------------------------------------
 
 
-def _positions(world: Any) -> dict[str, tuple[float, float, float]]:
-    return {
-        name: (float(p.position[0]), float(p.position[1]), float(p.position[2]))
-        for name, p in world.true_poses().items()
-    }
-
-
 def _build_world(task: TaskSpec, episode: SampledEpisode, safety: Any) -> Any:
     from policywright.sim import FloorSpec, FloorWorld, SceneSpec, TabletopWorld
 
@@ -289,8 +288,7 @@ class _Recorder:
     """Collects what the checkers and metrics need from the engine's progress events.
 
     It is one of the engine's ``call_hooks``: it runs in the graph's thread while the program
-    waits for a primitive call, so it may read the world (and its hooks may change it) without
-    racing the robot's motion.
+    waits for a primitive call, so it may read the world without racing the robot's motion.
     """
 
     def __init__(self, engine: Any, world: Any, max_sim_s: float, start: float) -> None:
@@ -302,7 +300,6 @@ class _Recorder:
         self.timed_out = False
         self.track: list[tuple[float, float]] = []
         self.calls: list[dict[str, Any]] = []
-        self.hooks: list[Any] = []
         if world.kind == "floor":
             self._sample_robot()
 
@@ -334,8 +331,6 @@ class _Recorder:
             )
             if self.world.kind == "floor":
                 self._sample_robot()
-        for hook in self.hooks:
-            hook(event)
         if (
             kind in ("call", "call_start")
             and not self.timed_out
@@ -419,19 +414,19 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
     engine = None
     try:
         engine = Engine(world, config, sandbox=sandbox)
-        initial = _positions(world)
+        initial = true_positions(world)
         recorder = _Recorder(engine, world, task.limits.max_sim_s, t0)
+        engine.call_hooks.append(recorder)
         perturber = None
         if task.perturbations:
             from policywright.evals._perturb import Perturber
 
             perturber = Perturber(engine, world, task.perturbations)
-            recorder.hooks.append(perturber)
+            engine.call_hooks.append(perturber)
         recording = spec.gif and hasattr(world, "start_recording")
         if recording:
             world.start_recording()
         thread = spec.episode_id.replace("/", "_")
-        engine.call_hooks.append(recorder)
         human: Any = None
         session: Any = None
         watcher: Any = None
@@ -454,13 +449,13 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
         corrections = 0
         repeat_success: bool | None = None
         if human is not None:
-            session = human.correct_after(engine, world, thread, session)
+            session = human.correct_until_satisfied(engine, world, thread, session)
             results.extend(session.results)
             corrections = session.corrections
             details["said"] = session.said
             details["live_corrections"] = session.live
         frames = world.stop_recording() if recording else None
-        final = _positions(world)
+        final = true_positions(world)
         if perturber is not None:
             perturber.close()
             details["perturbations"] = perturber.fired
@@ -492,7 +487,7 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
         # summed usage of the whole conversation.
         last = results[-1]
         all_attempts = list(last.attempts)
-        engine_status = results[-1].status
+        engine_status = last.status
         noticed = None
         if task.perturbations:
             noticed = (
@@ -501,7 +496,7 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
                 or engine_status != "succeeded"
             )
         category = category_of(verdict.success, engine_status, all_attempts, recorder.timed_out)
-        usage = [last.usage]
+        usage = last.usage
         return EpisodeResult(
             episode_id=spec.episode_id,
             suite=suite.id,
@@ -515,16 +510,16 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
             status="succeeded" if verdict.success else "failed",
             failure_category=category,  # type: ignore[arg-type]
             engine_status=engine_status,
-            reason=results[-1].reason,
+            reason=last.reason,
             attempts=len(all_attempts),
             corrections=corrections,
             repeat_success=repeat_success,
             recovered=verdict.success if task.perturbations else None,
             noticed=noticed,
-            tokens_in=sum(u.input_tokens for u in usage),
-            tokens_cached=sum(u.cached_tokens for u in usage),
-            tokens_out=sum(u.output_tokens for u in usage),
-            cost_usd=sum(u.cost_usd for u in usage),
+            tokens_in=usage.input_tokens,
+            tokens_cached=usage.cached_tokens,
+            tokens_out=usage.output_tokens,
+            cost_usd=usage.cost_usd,
             latency_first_motion_s=recorder.first_motion,
             wall_s=time.perf_counter() - t0,
             sim_s=sim_s,
@@ -558,7 +553,7 @@ def _repeat(
     again = Engine(world, config, sandbox=engine.sandbox)
     try:
         again.run(episode.command, thread_id=f"{thread}.repeat")
-        return SimulatedHuman(script).deviation(_positions(world)) is None
+        return SimulatedHuman(script).deviation(true_positions(world)) is None
     finally:
         again.close()
         world.close()

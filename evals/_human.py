@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from policywright.errors import UserError
-from policywright.evals._checkers import goal_point, on_top_of
+from policywright.evals._checkers import goal_point, on_top_of, true_positions
 from policywright.evals._schema import CorrectionScript
 from policywright.sim import LOCATIONS
 
@@ -138,6 +138,7 @@ class SimulatedHuman:
         engine: Any,
         world: Any,
         thread_id: str,
+        session: CorrectionSession | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> CorrectionSession:
         """Watch the finished task and correct it until satisfied or out of patience.
@@ -146,25 +147,13 @@ class SimulatedHuman:
             engine: The engine that ran the task (its world is ``world``).
             world: The world (read for ground truth only).
             thread_id: The task's thread.
+            session: The session begun while the robot worked (its live corrections count
+                against the patience); a new one when None.
             on_event: Progress events of the corrected runs.
         """
-        return self.correct_after(engine, world, thread_id, CorrectionSession(), on_event)
-
-    def correct_after(
-        self,
-        engine: Any,
-        world: Any,
-        thread_id: str,
-        session: CorrectionSession,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
-    ) -> CorrectionSession:
-        """Like :meth:`correct_until_satisfied`, continuing a session begun while it worked."""
+        session = CorrectionSession() if session is None else session
         while True:
-            poses = {
-                n: (float(p.position[0]), float(p.position[1]), float(p.position[2]))
-                for n, p in world.true_poses().items()
-            }
-            dev = self.deviation(poses)
+            dev = self.deviation(true_positions(world))
             if dev is None:
                 session.satisfied = True
                 return session
@@ -179,13 +168,6 @@ class SimulatedHuman:
                 logger.info("correction %r refused: %s", dev.text, exc)
                 session.said[-1] += f" (refused: {exc})"
                 return session
-
-
-def _poses(world: Any) -> dict[str, tuple[float, float, float]]:
-    return {
-        n: (float(p.position[0]), float(p.position[1]), float(p.position[2]))
-        for n, p in world.true_poses().items()
-    }
 
 
 class LiveWatcher:
@@ -222,7 +204,7 @@ class LiveWatcher:
             return
         if self.engine.channel.pending():
             return
-        dev = self.human.deviation(_poses(self.world))
+        dev = self.human.deviation(true_positions(self.world))
         if dev is None or not dev.text:
             return
         ack = self.engine.post_correction(dev.text)

@@ -64,6 +64,7 @@ __all__ = [
     "Tracker",
     "default_workers",
     "execute_run",
+    "make_backend",
     "open_run",
     "plan_run",
     "run_eval",
@@ -827,6 +828,21 @@ def execute_run(
     return summary
 
 
+def make_backend(ray: str | None, workers: int | None, start_method: str = "spawn") -> Backend:
+    """A Ray pool when ``ray`` is given ("auto" or HOST:PORT), else a local process pool.
+
+    Raises:
+        UserError: an unknown start method, or fewer than one worker.
+    """
+    if ray is not None:
+        from policywright.evals._ray import RayPool
+
+        return RayPool(ray, workers)
+    if start_method not in ("spawn", "forkserver", "fork"):
+        raise UserError(f"--start-method must be spawn, forkserver or fork, not {start_method!r}")
+    return LocalPool(workers or default_workers(), start_method=start_method)  # type: ignore[arg-type]
+
+
 def run_eval(
     options: RunOptions,
     out: str | Path = "runs",
@@ -855,13 +871,7 @@ def run_eval(
         MissingExtraError: ``ray`` is given and Ray is not installed.
     """
     planned = plan_run(options)
-    backend: Backend
-    if ray is not None:
-        from policywright.evals._ray import RayPool
-
-        backend = RayPool(ray, workers)
-    else:
-        backend = LocalPool(workers or default_workers())
+    backend = make_backend(ray, workers)
     connect = getattr(backend, "connect", None)
     close = getattr(backend, "close", None)
     try:

@@ -283,15 +283,7 @@ class LLMPlanner:
         self, command: str, scene: list[SceneObject], corrections: list[str], program: Program
     ) -> None:
         """Remember the program a person's corrections led to (later prompts show it)."""
-        self.memory.store_lesson(
-            command,
-            scene,
-            corrections,
-            program.code,
-            program.check_code,
-            family=program.family,
-            slots=program.slots,
-        )
+        self.memory.store_lesson(command, scene, corrections, program)
 
     def user_text(self, ctx: PlanContext, *, image: bool = False) -> str:
         """The user message of a first attempt (examples, history, scene, command)."""

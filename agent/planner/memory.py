@@ -26,10 +26,10 @@ from policywright.agent.planner._text import (
     slot_names_of,
     template_tokens,
 )
+from policywright.agent.planner.base import Program
 from policywright.errors import ConfigError, InternalError, UnknownNameError
 
 __all__ = [
-    "FLOOR_SEED_RESOURCE",
     "MemoryEntry",
     "PlanRecord",
     "ProgramMemory",
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 3
 _SEED_RESOURCE = "examples.yaml"
 #: Seed examples for the floor world (A1 quadruped and landmark posts).
-FLOOR_SEED_RESOURCE = "examples_floor.yaml"
+_FLOOR_SEED_RESOURCE = "examples_floor.yaml"
 
 
 class MemoryEntry(BaseModel):
@@ -205,7 +205,7 @@ def _read_seed_text(resource: str = _SEED_RESOURCE) -> str:
 
 def read_floor_seed_text() -> str:
     """The shipped floor-world examples (YAML text in the examples.yaml format)."""
-    return _read_seed_text(FLOOR_SEED_RESOURCE)
+    return _read_seed_text(_FLOOR_SEED_RESOURCE)
 
 
 def load_seed_examples(text: str | None = None) -> list[_SeedExample]:
@@ -669,13 +669,16 @@ class ProgramMemory:
         command: str,
         objects: Iterable[_Named],
         corrections: list[str],
-        code: str,
-        check_code: str,
-        *,
-        family: str | None = None,
-        slots: dict[str, str] | None = None,
+        program: Program,
     ) -> int:
-        """Keep what corrections taught; a newer lesson for the same command and scene wins."""
+        """Keep what corrections taught; a newer lesson for the same command and scene wins.
+
+        Args:
+            command: The command as the person gave it.
+            objects: The scene it was given in.
+            corrections: What the person said, oldest first.
+            program: The program the corrections led to (its code, check, family and slots).
+        """
         objs = list(objects)
         names = sorted(o.name for o in objs)
         sig = scene_signature(objs)
@@ -693,10 +696,10 @@ class ProgramMemory:
                     json.dumps(names),
                     sig,
                     json.dumps(corrections),
-                    code,
-                    check_code,
-                    family,
-                    json.dumps(slots or {}),
+                    program.code,
+                    program.check_code,
+                    program.family,
+                    json.dumps(program.slots or {}),
                     now,
                 ),
             )

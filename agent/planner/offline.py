@@ -198,15 +198,7 @@ class OfflinePlanner:
         self, command: str, scene: list[SceneObject], corrections: list[str], program: Program
     ) -> None:
         """Remember the program a person's corrections led to, for this command and scene."""
-        self.memory.store_lesson(
-            command,
-            scene,
-            corrections,
-            program.code,
-            program.check_code,
-            family=program.family,
-            slots=program.slots,
-        )
+        self.memory.store_lesson(command, scene, corrections, program)
 
     def write(self, ctx: PlanContext) -> Program:
         """Write a program for ``ctx.command`` from the closest stored template.

@@ -163,18 +163,6 @@ class _ProgressView:
 # -- eval run ----------------------------------------------------------------------------------
 
 
-def _backend(ray: str | None, workers: int | None, start_method: str) -> Any:
-    from policywright.evals._runner import LocalPool, default_workers
-
-    if ray is not None:
-        from policywright.evals._ray import RayPool
-
-        return RayPool(ray, workers)
-    if start_method not in ("spawn", "forkserver", "fork"):
-        raise UserError(f"--start-method must be spawn, forkserver or fork, not {start_method!r}")
-    return LocalPool(workers or default_workers(), start_method=start_method)  # type: ignore[arg-type]
-
-
 _VERIFY_MODES: dict[str, Literal["code", "vlm", "both"]] = {
     "code": "code",
     "vlm": "vlm",
@@ -319,7 +307,13 @@ def run_eval(
 ) -> None:
     """Run (or resume) an evaluation: SUITE is a suite id, 'all', a YAML file or a run folder."""
     from policywright.evals._rundir import load_run, read_manifest
-    from policywright.evals._runner import RunOptions, execute_run, open_run, plan_run
+    from policywright.evals._runner import (
+        RunOptions,
+        execute_run,
+        make_backend,
+        open_run,
+        plan_run,
+    )
     from policywright.evals._schema import suite_ids
 
     if verbose:
@@ -354,7 +348,7 @@ def run_eval(
             timeout_factor=timeout_factor,
         )
         planned = plan_run(options)  # bad names fail here, before Ray starts or a folder exists
-    backend = _backend(ray, workers, start_method)
+    backend = make_backend(ray, workers, start_method)
     connect = getattr(backend, "connect", None)
     close = getattr(backend, "close", None)
     view = _ProgressView(out_console)

@@ -50,7 +50,9 @@ USAGE = {
 
 
 class _Handler(BaseHTTPRequestHandler):
-    requests: list[dict[str, Any]] = []  # noqa: RUF012 (one server per test, reset by the fixture)
+    # One server per test; the fixture resets both.
+    requests: list[dict[str, Any]] = []  # noqa: RUF012
+    reply = REPLY
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -63,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": REPLY},
+                    "message": {"role": "assistant", "content": type(self).reply},
                     "finish_reason": "stop",
                 }
             ],
@@ -83,6 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def chat_server() -> Iterator[str]:
     _Handler.requests = []
+    _Handler.reply = REPLY
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -128,19 +131,15 @@ def test_llm_planner_eval_records_tokens_and_succeeds(chat_server: str, tmp_path
 @pytest.mark.sim
 @pytest.mark.enable_socket
 def test_an_unusable_reply_is_a_bad_reply_failure(chat_server: str, tmp_path: Path) -> None:
-    global REPLY
-    saved, REPLY = REPLY, "I would move each block to a corner, one after the other."
-    try:
-        options = evals.RunOptions(
-            suites=["cap-tabletop"],
-            splits=["UA-UI"],
-            tasks=["different_corners"],
-            trials=1,
-            llm=f"openai-compatible:{chat_server}#fake-coder",
-        )
-        summary = evals.run_eval(options, tmp_path, workers=1, run_id="bad")
-    finally:
-        REPLY = saved
+    _Handler.reply = "I would move each block to a corner, one after the other."
+    options = evals.RunOptions(
+        suites=["cap-tabletop"],
+        splits=["UA-UI"],
+        tasks=["different_corners"],
+        trials=1,
+        llm=f"openai-compatible:{chat_server}#fake-coder",
+    )
+    summary = evals.run_eval(options, tmp_path, workers=1, run_id="bad")
     (result,) = evals.load_run(summary.run_dir).results
     assert not result["success"]
     assert result["failure_category"] == "bad_reply", (result["error"], result["reason"])
