@@ -278,17 +278,14 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     program = Program.model_validate(state["program"])
     write({"event": "execute", "attempt": state["attempt"]})
 
-    def on_call(event: dict[str, Any]) -> None:
-        out = {"event": "call", **event}
-        for hook in ctx.call_hooks:
-            hook(out)
-        write(out)
+    def emitter(kind: str) -> Writer:
+        def emit(event: dict[str, Any]) -> None:
+            out = {"event": kind, **event}
+            for hook in ctx.call_hooks:
+                hook(out)
+            write(out)
 
-    def on_start(event: dict[str, Any]) -> None:
-        out = {"event": "call_start", **event}
-        for hook in ctx.call_hooks:
-            hook(out)
-        write(out)
+        return emit
 
     ctx.prim.say_sink = lambda msg: write({"event": "say", "message": msg})
     log = _call_log(ctx, state)
@@ -296,8 +293,8 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         ctx.registry,
         ctx.prim,
         mode="act",
-        on_call=on_call,
-        on_start=on_start,
+        on_call=emitter("call"),
+        on_start=emitter("call_start"),
         channel=ctx.channel,
         log=log,
     )

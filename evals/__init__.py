@@ -13,6 +13,8 @@ suites are ``cap-tabletop`` (the Code-as-Policies simulated benchmark), ``naviga
 The command line is ``policywright eval`` (see ``policywright eval --help``).
 """
 
+from pathlib import Path
+
 from policywright.evals._episodes import EpisodeResult, EpisodeSpec
 from policywright.evals._metrics import CellMetrics, Rate, newcombe_diff, wilson
 from policywright.evals._rundir import RunData, load_run
@@ -30,8 +32,6 @@ def write_report(run_dir: str, *, plots: bool = True) -> tuple[str, str]:
     Returns:
         The paths of the Markdown and the HTML report.
     """
-    from pathlib import Path
-
     from policywright.evals._report import write_report as _write
 
     md, page, _ = _write(Path(run_dir), plots=plots)
@@ -49,8 +49,6 @@ def write_compare(run_a: str, run_b: str, out: str) -> tuple[str, str]:
     Returns:
         The paths of the Markdown and the HTML comparison.
     """
-    from pathlib import Path
-
     from policywright.evals._report import write_compare as _write
 
     md, page, *_ = _write(Path(run_a), Path(run_b), Path(out))
