@@ -1,10 +1,16 @@
 """The task loop as a LangGraph state machine.
 
-observe -> clarify -> plan -> check -> execute -> verify -> done
-                        ^       |          |   |       |
-                        +-------+----------+---|-------+  feedback while attempts remain, else fail
-                        |                      v
-                        +---------------- correct  <- a person's correction (also from START)
+observe -> clarify -> plan -> check -> rehearse -> execute -> verify -> done
+                        ^       |   ^      |  |        |   |       |
+                        |       |   +------+  |        |   |       |  (next candidate)
+                        +-------+----------+--+--------+---|-------+  feedback, else fail
+                        |                                  v
+                        +---------------------------- correct  <- a person's correction
+
+``rehearse`` runs the program and its check in a twin of the scene built from perception
+(``agent/_rehearse.py``); only a program the twin verified goes on to ``execute`` in the real
+world. A failure caught before the real robot moves (an unusable reply, a static refusal, a
+failed rehearsal) gives the attempt back to the real budget, ``rehearsal_budget`` times at most.
 
 ``clarify`` and ``fail`` may ask the person (LangGraph ``interrupt``); ``correct`` handles one
 correction per step and may ask after "stop" or "undo".
@@ -29,6 +35,7 @@ from langgraph.types import interrupt
 
 from policywright.agent._ambiguity import Ambiguity, find_ambiguity, resolve_answer
 from policywright.agent._journal import Journal
+from policywright.agent._rehearse import TwinStore, program_digest, rehearse_program
 from policywright.agent._usage import UsageMeter
 from policywright.agent.corrections import (
     Correction,
@@ -37,7 +44,14 @@ from policywright.agent.corrections import (
     parse_correction,
 )
 from policywright.agent.host import CallLog, RegistryHost
-from policywright.agent.planner import PlanContext, Planner, Program, SceneObject, SessionTurn
+from policywright.agent.planner import (
+    CandidatePlanner,
+    PlanContext,
+    Planner,
+    Program,
+    SceneObject,
+    SessionTurn,
+)
 from policywright.agent.sandbox import Sandbox, check_program
 from policywright.agent.state import (
     AttemptRecord,
@@ -81,6 +95,8 @@ class EngineContext:
     #: program waits for the call: the world is not moving, so a hook may read or change it.
     #: (``on_event`` consumers run in the caller's thread, beside the moving robot.)
     call_hooks: list[Writer] = field(default_factory=list)
+    #: The twins programs are rehearsed in (None: no rehearsal in this world).
+    twins: TwinStore | None = None
 
 
 def _writer() -> Writer:
@@ -158,7 +174,23 @@ def observe(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         "finished": False,
         "world_snapshots": [snap],
         "original_command": state.get("original_command") or state["command"],
+        "twin_snapshot": None,
     }
+
+
+def _refund(state: TaskState) -> dict[str, Any]:
+    """A failure caught before the real robot moved gives its attempt back (rehearsal on).
+
+    At most ``rehearsal_budget`` times per task; after that such failures spend the real
+    budget as they do without rehearsal.
+    """
+    if not state.get("rehearse"):
+        return {}
+    used = int(state.get("rehearsal_failures", 0)) + 1
+    out: dict[str, Any] = {"rehearsal_failures": used}
+    if used <= int(state.get("rehearsal_budget", 0)):
+        out["max_attempts"] = int(state.get("max_attempts", 1)) + 1
+    return out
 
 
 def clarify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
@@ -189,24 +221,39 @@ def _gave_up_clarifying(found: Ambiguity) -> dict[str, Any]:
 
 
 def plan(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
-    """Ask the planner for a program (with the feedback of earlier attempts)."""
+    """Ask the planner for a program (with the feedback of earlier attempts).
+
+    With ``candidates`` > 1 and a planner that offers several, the first is checked and
+    rehearsed and the others wait in ``candidates``; programs that already failed their
+    rehearsal in this task are not offered again.
+    """
     ctx = runtime.context
     attempt = state.get("attempt", 0) + 1
     pctx = _plan_context(state, attempt)
+    k = int(state.get("candidates_k", 1)) if state.get("rehearse") else 1
+    failed_before = set(state.get("failed_programs", []))
     try:
-        program = ctx.planner.write(pctx)
-    except PolicywrightError as exc:
+        if k > 1 and isinstance(ctx.planner, CandidatePlanner):
+            programs = ctx.planner.candidates(pctx, k)
+        else:
+            programs = [ctx.planner.write(pctx)]
+        fresh = [p for p in programs if program_digest(p) not in failed_before]
+        if not fresh:
+            raise _Repeated(programs[0])
+    except (PolicywrightError, _Repeated) as exc:
         usage = ctx.meter.take()
+        actor = exc.actor if isinstance(exc, PolicywrightError) else "llm"
         _writer()({"event": "plan_failed", "attempt": attempt, "error": str(exc)})
         failed = AttemptRecord(
             attempt=attempt,
             outcome="failed",
             feedback=str(exc),
             usage=usage,
-            actor=exc.actor,
-            error=type(exc).__name__,
+            actor=actor,
+            error=type(exc).__name__.lstrip("_"),
         )
-        if exc.actor == "llm" and attempt < state.get("max_attempts", 1):
+        refund = _refund(state) if actor == "llm" else {}
+        if actor == "llm" and attempt < refund.get("max_attempts", state.get("max_attempts", 1)):
             # A malformed reply (no code, truncated): the model gets another try with the
             # message as feedback, within the same attempt budget.
             feedback = f"your reply could not be used: {exc}"
@@ -216,23 +263,43 @@ def plan(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
                 "attempts": [failed],
                 "feedback": [feedback],
                 "usage": usage,
+                **refund,
             }
         # The planner cannot act on this command: the user (or a stronger planner) must.
         return {
             "attempt": attempt,
             "status": "failed",
             "reason": str(exc),
-            "actor": exc.actor,
+            "actor": actor,
             "attempts": [failed],
             "usage": usage,
         }
     usage = ctx.meter.take()
+    program = fresh[0]
     event = {"event": "program", "attempt": attempt, **program.model_dump(mode="json")}
+    if len(fresh) > 1:
+        event["candidates"] = len(fresh)
     if usage:
         event["usage"] = usage
     _writer()(event)
     record = AttemptRecord(attempt=attempt, program=program.model_dump(mode="json"), usage=usage)
-    return {"attempt": attempt, "program": record["program"], "current": record, "usage": usage}
+    return {
+        "attempt": attempt,
+        "program": record["program"],
+        "current": record,
+        "usage": usage,
+        "candidates": [p.model_dump(mode="json") for p in fresh[1:]],
+    }
+
+
+class _Repeated(Exception):
+    """Every program the planner offered already failed its rehearsal in this task."""
+
+    def __init__(self, program: Program) -> None:
+        super().__init__(
+            "the planner offered only programs that already failed their rehearsal in this "
+            f"task ({program.provenance}); write a different program"
+        )
 
 
 def _plan_context(state: TaskState, attempt: int) -> PlanContext:
@@ -268,7 +335,90 @@ def check(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     feedback = "the program was refused by the static checks:\n" + "\n".join(lines)
     _writer()({"event": "refused", "attempt": state["attempt"], "violations": lines})
     current["outcome"], current["feedback"] = "refused", feedback
-    return {"current": current, "attempts": [current], "feedback": [feedback]}
+    return {"current": current, "attempts": [current], "feedback": [feedback], **_refund(state)}
+
+
+def rehearse(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
+    """Run the program and its check in the twin; only a verified program goes to execute.
+
+    The twin is built from the detections the first time a task rehearses (and again after
+    it was marked stale); a failed rehearsal is fed back to the planner while the real world
+    stays as it is. Re-running this node (after a crash) rehearses again from the twin's
+    saved starting state: it has no side effect on the real world.
+    """
+    ctx = runtime.context
+    write = _writer()
+    program = Program.model_validate(state["program"])
+    attempt = state["attempt"]
+    thread = state.get("thread_id", "default")
+    if ctx.twins is None or ctx.twins.factory is None:
+        return {}
+    update: dict[str, Any] = {}
+    twin = ctx.twins.get(thread, state.get("twin_snapshot"))
+    if twin is None:
+        n = int(state.get("twins_built", 0)) + 1
+        path = ctx.snapshot_dir / thread / f"twin{n}.bullet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ctx.prim.invalidate()
+        twin = ctx.twins.build(ctx.world, thread, path)
+        update.update({"twin_snapshot": str(path), "twins_built": n})
+        write({"event": "twin", "attempt": attempt, "objects": len(twin.world.detect())})
+    write({"event": "rehearse", "attempt": attempt, "provenance": program.provenance})
+    result = rehearse_program(
+        twin.world,
+        twin.snapshot,
+        program,
+        state["command"],
+        sandbox=ctx.sandbox,
+        registry=ctx.registry,
+        skills=dict(ctx.prim.skills),
+        seed=ctx.seed,
+    )
+    record = result.record()
+    rehearsals = int(state.get("rehearsals", 0)) + 1
+    update["rehearsals"] = rehearsals
+    update["rehearsal_wall_s"] = float(state.get("rehearsal_wall_s", 0.0)) + result.wall_s
+    current = _amend(state["current"], rehearsal=[*state["current"].get("rehearsal", []), record])
+    reason = (result.verdict or {}).get("reason", "") if result.report.status == "ok" else ""
+    write(
+        {
+            "event": "rehearsed",
+            "attempt": attempt,
+            "ok": result.ok,
+            "status": result.report.status,
+            "message": result.report.message if result.report.status != "ok" else reason,
+            "wall_s": round(result.wall_s, 3),
+            "calls": len(result.report.calls),
+        }
+    )
+    if result.ok:
+        return {**update, "current": current, "next_step": ""}
+    failed = [*state.get("failed_programs", []), program_digest(program)]
+    update["failed_programs"] = failed
+    candidates = list(state.get("candidates", []))
+    feedback = result.feedback()
+    if candidates:
+        # The next candidate of the same attempt: checked and rehearsed in turn.
+        nxt = Program.model_validate(candidates[0])
+        write({"event": "program", "attempt": attempt, **nxt.model_dump(mode="json")})
+        current["program"] = nxt.model_dump(mode="json")
+        current.pop("static", None)
+        return {
+            **update,
+            "current": current,
+            "program": current["program"],
+            "candidates": candidates[1:],
+            "next_step": "check",
+        }
+    current["outcome"], current["feedback"] = "rehearsal_failed", feedback
+    return {
+        **update,
+        "current": current,
+        "attempts": [current],
+        "feedback": [feedback],
+        "next_step": "",
+        **_refund(state),
+    }
 
 
 def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
@@ -300,6 +450,7 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
     )
     ctx.world.stop_check = ctx.channel.stop_requested
     ctx.world.motion_scale = float(state.get("speed_scale", 1.0))
+    executions = int(state.get("real_executions", 0)) + 1
     try:
         report = ctx.sandbox.run(program.code, host, seed=ctx.seed)
     finally:
@@ -312,6 +463,8 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         return {
             "pending": [*state.get("pending", []), *(p.model_dump(mode="json") for p in taken)],
             "world_snapshots": [snap],
+            "real_executions": executions,
+            "twin_snapshot": None,
         }
     recovery = safe_stop(ctx.prim) if report.status != "ok" else ""
     if recovery:
@@ -323,7 +476,12 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         current["recovery"] = recovery
     write({"event": "executed", "attempt": state["attempt"], "report": execution})
     if report.status == "ok":
-        return {"current": current, "world_snapshots": [snap], "adjust": {}}
+        return {
+            "current": current,
+            "world_snapshots": [snap],
+            "adjust": {},
+            "real_executions": executions,
+        }
     where = f" at line {report.line}" if report.line else ""
     text = f": {report.source_line.strip()!r}" if report.source_line else ""
     kind = f"{report.error_type}: " if report.error_type else ""
@@ -338,6 +496,9 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         "attempts": [current],
         "feedback": [feedback],
         "world_snapshots": [snap],
+        "real_executions": executions,
+        # The real world changed in a way the plan did not expect: perceive it again.
+        "twin_snapshot": None,
     }
 
 
@@ -370,6 +531,7 @@ def verify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
         "verdict": verdict,
         "feedback": [feedback],
         "usage": usage,
+        "twin_snapshot": None,
     }
 
 
@@ -474,6 +636,7 @@ def correct(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
         update["max_attempts"] = state.get("attempt", 0) + state.get("attempt_budget", 3)
         update["finished"] = False
         update["status"] = "running"
+        update["twin_snapshot"] = None
         if not state.get("original_command"):
             update["original_command"] = state["command"]
     if remaining and nxt in ("execute", "end", "verify"):
@@ -534,8 +697,16 @@ def _after_plan(state: TaskState) -> Literal["check", "plan", "fail", "__end__"]
     return "check"
 
 
-def _after_check(state: TaskState) -> Literal["execute", "plan", "fail"]:
-    return _retry_or_fail(state) if state["current"].get("outcome") else "execute"
+def _after_check(state: TaskState) -> Literal["rehearse", "execute", "plan", "fail"]:
+    if state["current"].get("outcome"):
+        return _retry_or_fail(state)
+    return "rehearse" if state.get("rehearse") else "execute"
+
+
+def _after_rehearse(state: TaskState) -> Literal["check", "execute", "plan", "fail"]:
+    if state["current"].get("outcome"):
+        return _retry_or_fail(state)
+    return "check" if state.get("next_step") == "check" else "execute"
 
 
 def _after_execute(state: TaskState) -> Literal["verify", "plan", "fail", "correct"]:
@@ -579,6 +750,7 @@ def build_graph() -> StateGraph[TaskState, EngineContext, TaskState, TaskState]:
     g.add_node("correct", correct)
     g.add_node("plan", plan)
     g.add_node("check", check)
+    g.add_node("rehearse", rehearse)
     g.add_node("execute", execute)
     g.add_node("verify", verify)
     g.add_node("done", done)
@@ -588,6 +760,7 @@ def build_graph() -> StateGraph[TaskState, EngineContext, TaskState, TaskState]:
     g.add_conditional_edges("clarify", _after_clarify)
     g.add_conditional_edges("plan", _after_plan)
     g.add_conditional_edges("check", _after_check)
+    g.add_conditional_edges("rehearse", _after_rehearse)
     g.add_conditional_edges("execute", _after_execute)
     g.add_conditional_edges("verify", _after_verify)
     g.add_conditional_edges("correct", _after_correct)
@@ -633,10 +806,13 @@ def compile_graph(checkpointer: Any | None = None) -> CompiledStateGraph[Any, An
     return build_graph().compile(checkpointer=checkpointer)
 
 
-def recursion_limit(max_attempts: int) -> int:
+def recursion_limit(max_attempts: int, rehearsal_budget: int = 0, candidates: int = 1) -> int:
     """An explicit bound on graph steps.
 
-    Each attempt is at most 4 nodes, plus the ends; corrections and hints can add attempts
-    (each re-plan gets the budget again), so the bound leaves room for a few of them.
+    Each attempt is at most 5 nodes (2 more per extra candidate), plus the ends; failures
+    caught in rehearsal give attempts back (``rehearsal_budget`` of them); corrections and
+    hints can add attempts (each re-plan gets the budget again), so the bound leaves room for
+    a few of them.
     """
-    return 4 * (max_attempts + 1) * 4 + 3 * 32 + 8
+    per_attempt = 5 + 2 * max(0, candidates - 1)
+    return per_attempt * (max_attempts + rehearsal_budget + 1) * 4 + 3 * 32 + 8

@@ -22,7 +22,15 @@ __all__ = [
 ]
 
 Outcome = Literal[
-    "succeeded", "refused", "error", "timeout", "memory", "unverified", "failed", "preempted"
+    "succeeded",
+    "refused",
+    "error",
+    "timeout",
+    "memory",
+    "unverified",
+    "failed",
+    "preempted",
+    "rehearsal_failed",
 ]
 
 
@@ -64,6 +72,8 @@ class AttemptRecord(TypedDict, total=False):
     #: class name, so a malformed model reply is told apart from a planner that cannot help.
     actor: str
     error: str
+    #: Each rehearsal of this attempt's programs in the twin, in order (one per candidate).
+    rehearsal: list[dict[str, Any]]
 
 
 class CorrectionRecord(TypedDict, total=False):
@@ -120,3 +130,23 @@ class TaskState(TypedDict, total=False):
     attempt_budget: int
     #: Where the correct node routes next (set by it, read by its router).
     next_step: str
+    #: Rehearse every program in a twin of the scene before the real robot moves.
+    rehearse: bool
+    #: How many failures caught before the real robot moved give their attempt back.
+    rehearsal_budget: int
+    #: Failures caught before the real robot moved (replies, refusals, rehearsals).
+    rehearsal_failures: int
+    #: Programs run in the twin, and the wall-clock seconds they took.
+    rehearsals: int
+    rehearsal_wall_s: float
+    #: Programs run in the real world.
+    real_executions: int
+    #: The twin's starting snapshot (None: build a new twin from perception before the next
+    #: rehearsal); how many twins this task built.
+    twin_snapshot: str | None
+    twins_built: int
+    #: Digests of programs that failed their rehearsal (not offered again in this task).
+    failed_programs: list[str]
+    #: How many candidate programs a planner may offer per attempt, and those not yet tried.
+    candidates_k: int
+    candidates: list[dict[str, Any]]

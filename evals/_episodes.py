@@ -73,6 +73,9 @@ class EpisodeSpec(BaseModel):
         verify: "code", "vlm" or "both".
         skills: Skill family -> variant id (``EngineConfig.skills``).
         gif: Record a GIF of the episode.
+        rehearse: Rehearse programs in a twin before the real run (``EngineConfig.rehearse``).
+        candidates: ``EngineConfig.candidates``.
+        rehearsal_budget: ``EngineConfig.rehearsal_budget`` (None = the default).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -88,6 +91,9 @@ class EpisodeSpec(BaseModel):
     verify: str = "code"
     skills: dict[str, str] = Field(default_factory=dict)
     gif: bool = False
+    rehearse: bool = True
+    candidates: int | None = None
+    rehearsal_budget: int | None = None
 
     @property
     def episode_id(self) -> str:
@@ -132,7 +138,34 @@ class EpisodeResult(BaseModel):
     check_reason: str = ""
     #: Suite-specific facts: visited landmarks, perturbations fired, corrections said.
     details: dict[str, Any] = Field(default_factory=dict)
+    #: Programs run in the twin, and their wall-clock seconds.
+    rehearsals: int = 0
+    rehearsal_wall_s: float = 0.0
+    #: Programs run in the real world.
+    real_executions: int = 0
+    #: Real executions of programs the twin had verified that the real world did not verify.
+    twin_false_success: int = 0
+    #: Model calls, and attempts whose model reply could not be used (no code, truncated...).
+    llm_calls: int = 0
+    reply_shape_failures: int = 0
     version: int = 1
+
+
+def twin_false_successes(attempts: list[dict[str, Any]]) -> int:
+    """Attempts the twin verified that then failed in the real world (execution or verdict)."""
+    out = 0
+    for a in attempts:
+        rehearsed = a.get("rehearsal") or []
+        if not (rehearsed and rehearsed[-1].get("ok")) or "execution" not in a:
+            continue
+        if a.get("outcome") != "succeeded":
+            out += 1
+    return out
+
+
+def reply_shape_failures(attempts: list[dict[str, Any]]) -> int:
+    """Attempts whose model reply could not be used (``ModelReplyError``)."""
+    return sum(1 for a in attempts if a.get("error") == "ModelReplyError")
 
 
 def episode_seed(seed: int, task_id: str, split: str, trial: int) -> int:
@@ -272,6 +305,13 @@ def _engine_config(spec: EpisodeSpec, task: TaskSpec, suite: Suite, state_dir: P
                 "verify": spec.verify,
                 "skills": spec.skills,
                 "max_attempts": task.limits.max_attempts,
+                "rehearse": spec.rehearse,
+                "candidates": spec.candidates,
+                **(
+                    {"rehearsal_budget": spec.rehearsal_budget}
+                    if spec.rehearsal_budget is not None
+                    else {}
+                ),
                 "seed": spec.seed % (2**31),
                 "memory_exclude_families": tuple(suite.split(spec.split).memory_exclude_families),
                 # Nobody is there to answer a question: plan with the first match; fail when
@@ -526,6 +566,12 @@ def _run(spec: EpisodeSpec, out_dir: Path, sandbox: Any, t0: float) -> EpisodeRe
             artifacts=artifacts,
             check_reason=verdict.reason,
             details=details,
+            rehearsals=last.rehearsals,
+            rehearsal_wall_s=last.rehearsal_wall_s,
+            real_executions=last.real_executions,
+            twin_false_success=twin_false_successes(all_attempts),
+            llm_calls=usage.llm_calls,
+            reply_shape_failures=reply_shape_failures(all_attempts),
         )
     finally:
         if engine is not None:

@@ -107,6 +107,9 @@ class RunOptions(_Model):
             workers read keys from the environment).
         timeout_base_s: Wall seconds every episode gets (planning, model calls, setup).
         timeout_factor: Plus this many wall seconds per simulated second of the task's limit.
+        rehearse: Rehearse each program in a twin built from perception before the real run.
+        candidates: Programs per attempt (``EngineConfig.candidates``; None = the default).
+        rehearsal_budget: ``EngineConfig.rehearsal_budget`` (None = the default).
     """
 
     suites: list[str] = Field(min_length=1)
@@ -122,6 +125,9 @@ class RunOptions(_Model):
     llm_settings: dict[str, Any] = Field(default_factory=dict)
     timeout_base_s: float = Field(default=120.0, ge=0.0)
     timeout_factor: float = Field(default=1.0, gt=0.0)
+    rehearse: bool = True
+    candidates: int | None = Field(default=None, ge=1, le=8)
+    rehearsal_budget: int | None = Field(default=None, ge=0, le=50)
 
 
 class RunSummary(_Model):
@@ -270,6 +276,9 @@ def plan_run(options: RunOptions) -> list[PlannedEpisode]:
             verify=options.verify,
             skills=dict(options.skills),
             llm_settings=dict(options.llm_settings),
+            rehearse=options.rehearse,
+            candidates=options.candidates,
+            rehearsal_budget=options.rehearsal_budget,
         )
         for spec in specs:
             task = suite.task(spec.task_id)

@@ -95,8 +95,28 @@ class _Printer:
         for line in e["violations"]:
             self.out.print(f"  [red]- {line}[/red]")
 
+    def on_twin(self, e: dict[str, Any]) -> None:
+        self.out.print(
+            f"[dim]built a twin of the scene from the cameras ({e['objects']} objects)[/dim]"
+        )
+
+    def on_rehearse(self, e: dict[str, Any]) -> None:
+        self.out.print(f"[bold]rehearsing attempt {e['attempt']} in the twin[/bold]")
+
+    def on_rehearsed(self, e: dict[str, Any]) -> None:
+        if e["ok"]:
+            self.out.print(
+                f"  [green]the twin verified it[/green] [dim]({e['calls']} call(s), "
+                f"{e['wall_s']:.1f} s)[/dim]"
+            )
+        else:
+            self.out.print(
+                f"  [yellow]failed in the twin ({escape(str(e['status']))}): "
+                f"{escape(str(e['message']))}; the robot did not move[/yellow]"
+            )
+
     def on_execute(self, e: dict[str, Any]) -> None:
-        self.out.print(f"[bold]executing attempt {e['attempt']}[/bold]")
+        self.out.print(f"[bold]executing attempt {e['attempt']} on the robot[/bold]")
 
     def on_call(self, e: dict[str, Any]) -> None:
         mark = "[green]✓[/green]" if e.get("ok") else "[red]✗[/red]"
@@ -213,6 +233,30 @@ def run(
     max_attempts: Annotated[
         int | None, typer.Option(min=1, max=20, help="Attempt budget (default 3).")
     ] = None,
+    rehearse: Annotated[
+        bool | None,
+        typer.Option(
+            "--rehearse/--no-rehearse",
+            help="Rehearse each program in a twin of the scene built from the cameras; the "
+            "robot moves only for a program the twin verified (default: on).",
+        ),
+    ] = None,
+    candidates: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=8,
+            help="Programs per attempt, rehearsed in turn (default: 3 offline, 1 with --llm).",
+        ),
+    ] = None,
+    rehearsal_budget: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=50,
+            help="Failures caught before the robot moves that give their attempt back (default 6).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
     gui: Annotated[bool, typer.Option(help="Open a PyBullet window.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
@@ -234,6 +278,9 @@ def run(
         "llm": llm,
         "verify": verify,
         "vlm": vlm,
+        "rehearse": rehearse,
+        "candidates": candidates,
+        "rehearsal_budget": rehearsal_budget,
     }
     config = load_config(config_file, overrides=overrides)
     if cache is not None:
@@ -302,7 +349,12 @@ def _print_result(result: Any, out: Console, as_json: bool) -> None:
         )
     body = (
         f"{escape(result.reason)}\n\nthread {result.thread_id} · {len(result.attempts)} attempt(s)"
-        f" · sim {result.sim_time:.1f} s"
+        + (
+            f" · {result.rehearsals} rehearsal(s), {result.real_executions} real execution(s)"
+            if result.rehearsals
+            else ""
+        )
+        + f" · sim {result.sim_time:.1f} s"
         + (f"\nfinal top view: {result.image}" if result.image else "")
         + (f"\nGIF: {result.gif}" if result.gif else "")
         + (f"\n{len(result.corrections)} correction(s)" if result.corrections else "")

@@ -53,6 +53,17 @@ class EngineConfig(BaseModel):
 
     state_dir: Path = Field(default_factory=default_state_dir)
     max_attempts: int = Field(default=3, ge=1, le=20)
+    #: Rehearse every program in a twin of the scene, built from what the cameras detected,
+    #: before the real robot moves; only a program the twin verified runs for real.
+    rehearse: bool = True
+    #: How many failures caught before the real robot moves (an unusable reply, a static
+    #: refusal, a failed rehearsal) give their attempt back to ``max_attempts``. Sized so a
+    #: slow local model gets several repairs without one real execution.
+    rehearsal_budget: int = Field(default=6, ge=0, le=50)
+    #: Programs a planner offers per attempt, rehearsed in turn (the first the twin verifies
+    #: runs). None: the planner's default (3 retrieved templates offline, 1 with a model,
+    #: whose extra candidates are sampled replies, one model call each).
+    candidates: int | None = Field(default=None, ge=1, le=8)
     #: Seeds each program's ``np.random`` (the scene has its own seed in its spec).
     seed: int = Field(default=0, ge=0)
     planner: str = "offline"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policywright.agent._images import png_b64
 from policywright.agent._journal import Journal
+from policywright.agent._rehearse import TwinStore, twin_factory
 from policywright.agent._usage import UsageMeter
 from policywright.agent.corrections import (
     CorrectionAck,
@@ -149,6 +150,11 @@ class TaskResult(BaseModel):
     objects_final: dict[str, ObjectPose] = Field(default_factory=dict)
     image: str | None = None
     gif: str | None = None
+    #: Programs run in the twin before the real robot moved, and their wall-clock seconds.
+    rehearsals: int = 0
+    rehearsal_wall_s: float = 0.0
+    #: Programs run in the real world (1 for a task whose first real execution succeeded).
+    real_executions: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -334,6 +340,8 @@ def make_planner(
             exclude_families=tuple(config.memory_exclude_families),
             world_kind=kind,
             render_image=render_image,
+            registry=reg,
+            k_examples=2,
         )
     if name == "offline":
         return OfflinePlanner(
@@ -405,6 +413,12 @@ class Engine:
         self.journal = Journal(self.config.journal_path)
         #: Corrections for the running task; :meth:`post_correction` writes to it.
         self.channel = CorrectionChannel(self.journal)
+        self.twins = TwinStore(twin_factory(world), safety=self.config.safety)
+        if self.config.rehearse and self.twins.factory is None:
+            logger.warning(
+                "the %s world has no twin yet: programs run on the robot without rehearsal",
+                world.kind,
+            )
         self._busy = threading.Lock()
 
     def _make_verifier(self) -> Verifier:
@@ -441,7 +455,14 @@ class Engine:
             channel=self.channel,
             journal=self.journal,
             call_hooks=self.call_hooks,
+            twins=self.twins,
         )
+
+    def candidates_per_attempt(self) -> int:
+        """Programs the planner offers per attempt (``config.candidates`` or its default)."""
+        if self.config.candidates is not None:
+            return self.config.candidates
+        return 1 if getattr(self.planner, "uses_llm", False) else 3
 
     @property
     def busy(self) -> bool:
@@ -515,6 +536,9 @@ class Engine:
             "history": history,
             "ask_on_ambiguity": self.config.ask_on_ambiguity,
             "ask_on_failure": self.config.ask_on_failure,
+            "rehearse": self.config.rehearse and self.twins.factory is not None,
+            "rehearsal_budget": self.config.rehearsal_budget,
+            "candidates_k": self.candidates_per_attempt(),
         }
         self.journal.thread_started(thread_id, command, session)
         result = self._drive(inputs, thread_id, on_event, session=session, command=command)
@@ -535,7 +559,11 @@ class Engine:
     def _cfg(self, thread_id: str) -> RunnableConfig:
         return {
             "configurable": {"thread_id": thread_id},
-            "recursion_limit": recursion_limit(self.config.max_attempts),
+            "recursion_limit": recursion_limit(
+                self.config.max_attempts,
+                self.config.rehearsal_budget if self.config.rehearse else 0,
+                self.candidates_per_attempt(),
+            ),
         }
 
     def _values(self, thread_id: str) -> dict[str, Any]:
@@ -627,6 +655,9 @@ class Engine:
             sim_time=self.world.sim_time - start_sim,
             objects_initial=initial,
             objects_final=_poses(self.world),
+            rehearsals=int(values.get("rehearsals", 0)),
+            rehearsal_wall_s=float(values.get("rehearsal_wall_s", 0.0)),
+            real_executions=int(values.get("real_executions", 0)),
         )
 
     def _pending_from_journal(
@@ -767,6 +798,7 @@ class Engine:
         """Stop the sandbox (if the engine started it) and close the checkpoint database."""
         if self._own_sandbox:
             self.sandbox.close()
+        self.twins.close()
         self.checkpointer.conn.close()
         self.sessions.close()
         self.journal.close()

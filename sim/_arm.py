@@ -126,6 +126,16 @@ class PandaArm:
         """The seven arm joint angles (rad)."""
         return [float(self._c.getJointState(self.body, j)[0]) for j in _ARM_JOINTS]
 
+    def set_joint_state(self, joints: list[float], gripper_width: float) -> None:
+        """Put the arm at ``joints`` with the fingers ``gripper_width`` apart (no motion).
+
+        For building a twin from the robot's own state (proprioception), not for control.
+        """
+        for joint, angle in zip(_ARM_JOINTS, joints, strict=True):
+            self._c.resetJointState(self.body, joint, float(angle))
+        for finger in _FINGERS:
+            self._c.resetJointState(self.body, finger, float(gripper_width) / 2)
+
     # -- control -----------------------------------------------------------------------------
     def command(
         self, target_xyz: Any, yaw: float = 0.0, gripper_width: float | None = None

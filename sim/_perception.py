@@ -31,6 +31,9 @@ class DetectedObject(BaseModel):
         pixels_top: Pixels of the object in the top camera.
         pixels_front: Pixels in the front camera (0 when it was not needed).
         stale: True when no camera sees it now and this is the last known estimate.
+        yaw: Estimated rotation about z (radians) where the view allows it: a block's top face
+            gives it modulo a quarter turn, in [-pi/4, pi/4); 0.0 where it is not estimated
+            (bowls are round; odd shapes and blocks seen only from the front).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,6 +46,7 @@ class DetectedObject(BaseModel):
     pixels_top: int
     pixels_front: int = 0
     stale: bool = False
+    yaw: float = 0.0
 
 
 class ObjectPose(BaseModel):
@@ -97,6 +101,35 @@ class Estimate:
     position: Vec3
     bbox: tuple[float, float, float, float, float, float]
     color: str
+    yaw: float = 0.0
+
+
+# Candidate yaws for a square face, one degree apart over a quarter turn (a square repeats).
+_YAW_CANDIDATES = np.radians(np.arange(-45.0, 45.0, 1.0))
+_YAW_COS = np.cos(_YAW_CANDIDATES)
+_YAW_SIN = np.sin(_YAW_CANDIDATES)
+
+
+def square_yaw(xy: np.ndarray) -> float:
+    """The yaw of a square seen from above: the rotation whose bounding box is smallest.
+
+    Second moments cannot tell a square's orientation (they are the same in every direction),
+    so the candidate rotations are scored by the area of the points' rotated bounding box.
+
+    Args:
+        xy: (N, 2) points of the face.
+
+    Returns:
+        Radians in [-pi/4, pi/4); 0.0 for fewer than 8 points.
+    """
+    if xy.shape[0] < 8:
+        return 0.0
+    c = xy - xy.mean(axis=0)
+    # Rotate the points by -yaw for every candidate at once: (K, N).
+    u = c[None, :, 0] * _YAW_COS[:, None] + c[None, :, 1] * _YAW_SIN[:, None]
+    v = -c[None, :, 0] * _YAW_SIN[:, None] + c[None, :, 1] * _YAW_COS[:, None]
+    area = (u.max(axis=1) - u.min(axis=1)) * (v.max(axis=1) - v.min(axis=1))
+    return float(_YAW_CANDIDATES[int(np.argmin(area))])
 
 
 def _bbox(lo: np.ndarray, hi: np.ndarray) -> tuple[float, float, float, float, float, float]:
@@ -126,7 +159,12 @@ def block_from_top(pts: np.ndarray, rgb: np.ndarray, min_face: float) -> Estimat
     hi = np.max(pts, axis=0)
     # A view from above sees only the top: the block's known height gives the bottom.
     lo[2] = min(lo[2], top - BLOCK_SIZE)
-    return Estimate((cx, cy, top - half), _bbox(lo, hi), nearest_color(rgb[band].mean(axis=0)))
+    return Estimate(
+        (cx, cy, top - half),
+        _bbox(lo, hi),
+        nearest_color(rgb[band].mean(axis=0)),
+        square_yaw(face[:, :2]),
+    )
 
 
 def block_from_front(pts: np.ndarray, rgb: np.ndarray, min_pixels: int) -> Estimate | None:
@@ -224,6 +262,7 @@ def detect_all(
                 bbox=est.bbox,
                 pixels_top=n_top,
                 pixels_front=n_front,
+                yaw=est.yaw,
             )
         elif name in previous:
             out[name] = previous[name].model_copy(

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -84,6 +85,9 @@ class TabletopWorld(ClientWorld[SceneSpec]):
         spec: The scene; every object needs a position.
         gui: Open the PyBullet GUI instead of a headless client.
         safety: Limits for the arm; defaults to :class:`SafetyLimits()`.
+        placements: Object name -> (centre xyz, yaw) to put the object at before the world
+            settles, instead of resting on the table at its spec's xy (a twin built from
+            perception places a block seen on another block at its perceived height).
 
     Attributes:
         spec: The scene the world was built from.
@@ -97,8 +101,14 @@ class TabletopWorld(ClientWorld[SceneSpec]):
     cameras: tuple[str, ...] = ("top", "front")
 
     def __init__(
-        self, spec: SceneSpec, *, gui: bool = False, safety: SafetyLimits | None = None
+        self,
+        spec: SceneSpec,
+        *,
+        gui: bool = False,
+        safety: SafetyLimits | None = None,
+        placements: Mapping[str, tuple[tuple[float, float, float], float]] | None = None,
     ) -> None:
+        self._placements = dict(placements or {})
         self.safety = safety if safety is not None else SafetyLimits()
         if gui and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
             # Without an X server pybullet calls exit() itself; fail with a reason instead.
@@ -150,6 +160,11 @@ class TabletopWorld(ClientWorld[SceneSpec]):
                 body = make_bowl(c, obj.position, rgb)
             self._bodies[body] = (obj.name, obj.kind)
         self._names = {name: body for body, (name, _) in self._bodies.items()}
+        for name, (xyz, yaw) in self._placements.items():
+            if name in self._names:
+                c.resetBasePositionAndOrientation(
+                    self._names[name], list(xyz), c.getQuaternionFromEuler([0.0, 0.0, yaw])
+                )
         self.arm = PandaArm(c, panda, self.safety, self._object_names)
         self.arm.setup_gripper()
         self.arm.reset_home()
@@ -168,6 +183,8 @@ class TabletopWorld(ClientWorld[SceneSpec]):
         Args:
             spec: A new scene, or None to rebuild the current one.
         """
+        if spec is not None:
+            self._placements = {}
         self._build(spec if spec is not None else self.spec)
 
     def _object_names(self) -> dict[int, str]:

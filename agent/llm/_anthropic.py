@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from policywright.agent.llm._base import ChatReply, ChatRequest, ImagePart, TextPart, Usage
+from policywright.agent.llm._constrain import PROGRAM_SCHEMA
 from policywright.agent.llm._openai import image_placeholder
 from policywright.agent.llm._retry import Target, call_with_retries, classify_sdk_error
 from policywright.agent.llm._settings import LLMSettings, estimate_cost, price_for, require_api_key
@@ -146,6 +147,10 @@ class AnthropicChatModel:
             params["system"] = system
         if request.stop:
             params["stop_sequences"] = list(request.stop)
+        if request.reply_format == "program" and self.settings.constrained != "off":
+            # Structured output: the reply is a JSON object {"policy", "check"}.
+            fmt = {"type": "json_schema", "schema": PROGRAM_SCHEMA}
+            params["extra_body"]["output_config"] = {"format": fmt}
         return params
 
     def chat(self, request: ChatRequest) -> ChatReply:

@@ -85,6 +85,8 @@ class ChatRequest(BaseModel):
         temperature: Sampling temperature (0 = greedy where the backend supports it).
         stop: Stop sequences.
         purpose: Why the call is made ("plan", "function", "repair", "verify"), for accounting.
+        reply_format: "program": the reply must be a policy and a check program; a backend
+            whose server can constrain decoding does so (``agent/llm/_constrain.py``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -94,6 +96,7 @@ class ChatRequest(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     stop: tuple[str, ...] = ()
     purpose: str = "plan"
+    reply_format: Literal["text", "program"] = "text"
 
 
 class Usage(BaseModel):

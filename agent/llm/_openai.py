@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from policywright.agent.llm._base import ChatReply, ChatRequest, ImagePart, TextPart, Usage
+from policywright.agent.llm._constrain import PROGRAM_GRAMMAR, PROGRAM_SCHEMA
 from policywright.agent.llm._retry import Target, call_with_retries, classify_sdk_error
 from policywright.agent.llm._settings import LLMSettings, estimate_cost, price_for, require_api_key
 from policywright.agent.llm._settings import resolve_api_key as _resolve_key
@@ -22,6 +23,14 @@ from policywright.errors import MissingExtraError, ModelReplyError, ModelRequest
 __all__ = ["OpenAIChatModel", "openai_is_vision"]
 
 log = logging.getLogger(__name__)
+
+
+def _constrained(params: dict[str, Any]) -> bool:
+    extra = params.get("extra_body") or {}
+    return "response_format" in params or any(
+        k in extra for k in ("grammar", "response_format", "structured_outputs", "format")
+    )
+
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: Sent to servers that need no key (the SDK refuses to start without one).
@@ -113,6 +122,7 @@ class OpenAIChatModel:
         self.vision = vision
         self._sdk = sdk
         self._sleep = sleep
+        self._constrain = self.settings.constrained
         self._prices = self.settings.price_table()
         self._target = Target(self.id, model, self.base_url, self.settings.timeout_s)
         self._client = sdk.OpenAI(
@@ -162,7 +172,25 @@ class OpenAIChatModel:
             params["temperature"] = request.temperature
             if request.stop:
                 params["stop"] = list(request.stop)
+        if request.reply_format == "program" and self._constrain != "off":
+            params.update(self._constraint())
         return params
+
+    def _constraint(self) -> dict[str, Any]:
+        """The request fields that constrain a planner reply to its two programs."""
+        if self._official:
+            schema = {"name": "program", "schema": PROGRAM_SCHEMA, "strict": True}
+            return {"response_format": {"type": "json_schema", "json_schema": schema}}
+        mode = self._constrain
+        if mode in ("auto", "grammar"):
+            # llama.cpp's server: a per-request GBNF grammar (not typed by the SDK).
+            return {"extra_body": {"grammar": PROGRAM_GRAMMAR}}
+        if mode == "json":
+            fmt = {"type": "json_object", "schema": PROGRAM_SCHEMA}
+            return {"extra_body": {"response_format": fmt}}
+        if mode == "vllm":
+            return {"extra_body": {"structured_outputs": {"grammar": PROGRAM_GRAMMAR}}}
+        return {"extra_body": {"format": PROGRAM_SCHEMA}}  # ollama
 
     def chat(self, request: ChatRequest) -> ChatReply:
         """Send one request (retrying transient failures) and return the reply.
@@ -175,13 +203,22 @@ class OpenAIChatModel:
         """
         params = self._params(request)
         start = time.perf_counter()
-        completion = call_with_retries(
-            lambda: self._client.chat.completions.create(**params),
-            lambda exc: classify_sdk_error(exc, self._sdk, self._target),
-            target=self._target,
-            settings=self.settings,
-            sleep=self._sleep,
-        )
+        try:
+            completion = self._create(params)
+        except ModelRequestError as exc:
+            if not _constrained(params):
+                raise
+            # The server refused the constraint (an unknown field, an unsupported grammar):
+            # ask again without it, and from now on never send it to this server.
+            log.warning(
+                "%s refused constrained decoding (%s); replies are now asked for by the prompt "
+                "alone (set llm_settings.constrained to choose another form)",
+                self.id,
+                exc,
+            )
+            self._constrain = "off"
+            params = self._params(request)
+            completion = self._create(params)
         latency = time.perf_counter() - start
         try:
             return self._reply(completion, latency)
@@ -189,6 +226,15 @@ class OpenAIChatModel:
             raise ModelReplyError(
                 f"{self.id}: malformed reply ({type(exc).__name__}: {exc})"
             ) from exc
+
+    def _create(self, params: dict[str, Any]) -> Any:
+        return call_with_retries(
+            lambda: self._client.chat.completions.create(**params),
+            lambda exc: classify_sdk_error(exc, self._sdk, self._target),
+            target=self._target,
+            settings=self.settings,
+            sleep=self._sleep,
+        )
 
     def _reply(self, completion: Any, latency: float) -> ChatReply:
         # The SDK does not validate payloads: a bogus body gives choices=None, a non-JSON body

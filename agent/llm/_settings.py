@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from policywright.agent.llm._base import Usage
+from policywright.agent.llm._constrain import ConstrainMode
 from policywright.errors import ModelAuthError
 
 __all__ = [
@@ -118,6 +119,12 @@ class LLMSettings(BaseModel):
         vision: Overrides whether the model accepts images (None = guess from its name).
         prices: Price overrides by model-name prefix, merged over :data:`DEFAULT_PRICES`.
         cache_dir: A folder for the on-disk response cache (None = no cache).
+        constrained: How planner replies are constrained on OpenAI-compatible servers:
+            "grammar" (llama.cpp GBNF over the two fenced blocks), "json" (llama.cpp JSON
+            schema), "vllm" (structured outputs grammar), "ollama" (``format`` JSON schema),
+            "off", or "auto" (the form measured best with llama.cpp; a server that rejects it
+            is asked again without, once, and the log says so). OpenAI and Anthropic always
+            use their JSON-schema structured output unless "off".
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -133,6 +140,7 @@ class LLMSettings(BaseModel):
     vision: bool | None = None
     prices: dict[str, Price] = Field(default_factory=dict)
     cache_dir: Path | None = None
+    constrained: ConstrainMode = "auto"
 
     def price_table(self) -> dict[str, Price]:
         """The default prices with this config's overrides applied."""

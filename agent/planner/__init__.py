@@ -8,6 +8,7 @@ functions, a function library and a plan cache).
 
 from policywright.agent.planner._text import Abstracted, abstract_command
 from policywright.agent.planner.base import (
+    CandidatePlanner,
     PlanContext,
     Planner,
     Program,
@@ -27,6 +28,7 @@ from policywright.agent.planner.offline import DEFAULT_THRESHOLD, OfflinePlanner
 __all__ = [
     "DEFAULT_THRESHOLD",
     "Abstracted",
+    "CandidatePlanner",
     "LLMPlanner",
     "MemoryEntry",
     "OfflinePlanner",

@@ -22,6 +22,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from policywright.agent.llm._constrain import program_text
 from policywright.errors import ModelReplyError
 
 __all__ = [
@@ -254,6 +255,8 @@ def extract_program(
             "truncated reply: it hit the token limit before it ended; reply again with a "
             "shorter program (helper functions you call but do not define are written for you)"
         )
+    # A constrained JSON reply ({"policy": ..., "check": ...}) reads as the two blocks.
+    text = program_text(text)
     blocks = [b for b in code_blocks(text) if b.is_python and b.code.strip()]
     if not blocks:
         raise ModelReplyError(

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["PlanContext", "Planner", "Program", "SceneObject", "SessionTurn"]
+__all__ = [
+    "CandidatePlanner",
+    "PlanContext",
+    "Planner",
+    "Program",
+    "SceneObject",
+    "SessionTurn",
+]
 
 
 class SceneObject(BaseModel):
@@ -128,5 +135,28 @@ class Planner(Protocol):
             PlannerCannotHandle: The planner cannot turn this command into a program.
             UnknownObjectError: The command names an object that is not in the scene.
             EmptyCommandError: The command is empty.
+        """
+        ...
+
+
+@runtime_checkable
+class CandidatePlanner(Protocol):
+    """A planner that can offer several programs for one attempt (rehearsed in turn).
+
+    The engine rehearses them in the twin in the order given and executes the first one the
+    twin verifies; the others are never run in the real world.
+    """
+
+    name: str
+
+    def write(self, ctx: PlanContext) -> Program:
+        """Write one program (see :class:`Planner`)."""
+        ...
+
+    def candidates(self, ctx: PlanContext, k: int) -> list[Program]:
+        """Up to ``k`` distinct programs for ``ctx``, best first (at least one).
+
+        Raises:
+            The same errors as :meth:`write`.
         """
         ...

@@ -57,6 +57,7 @@ from policywright.agent.planner.base import PlanContext, Program, SceneObject, S
 from policywright.agent.planner.memory import MemoryEntry, ProgramMemory, scene_signature
 from policywright.agent.planner.offline import fill_template
 from policywright.errors import EmptyCommandError, InternalError, ModelReplyError
+from policywright.primitives import Registry
 from policywright.prompts import render
 
 __all__ = ["EXAMPLE_SLOT_VALUES", "LLMPlanner", "listing_entries", "strip_functions"]
@@ -78,6 +79,8 @@ EXAMPLE_SLOT_VALUES: dict[str, str] = {
     "picked_block": "blue block",
 }
 
+# Words of primitive names too common to hint that a command needs that primitive.
+_GENERIC_NAME_WORDS = frozenset({"name", "names", "pos", "obj", "get", "object", "first", "second"})
 _ENTRY_START = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)\(")
 # The engine's feedback names lines as "program line 3" / "check line 2" (static refusals) or
 # "ended with status 'error' at line 5" (a run). Other messages ("syntax error at line 2" of a
@@ -149,6 +152,10 @@ class LLMPlanner:
         image_size: The camera image's (width, height) in pixels, as described in the prompt.
         max_tokens: Reply budget of a planner call.
         plan_cache: Reuse verified plans for repeated commands.
+        exclude_families: Program-memory families never shown as examples.
+        registry: The world's primitives. When given, the prompt is compact (for CPUs): the
+            stable system prefix lists the everyday primitives only, and each command's
+            message adds those the command and its examples need.
     """
 
     def __init__(
@@ -167,7 +174,11 @@ class LLMPlanner:
         max_tokens: int = 2048,
         plan_cache: bool = True,
         exclude_families: tuple[str, ...] = (),
+        registry: Registry | None = None,
     ) -> None:
+        #: With a registry the prompt is compact: its stable prefix lists the everyday
+        #: primitives only, and each command's message adds the ones it and its examples need.
+        self.registry = registry
         self.exclude_families = frozenset(exclude_families)
         self.model = model
         self.memory = memory
@@ -181,6 +192,8 @@ class LLMPlanner:
         self.image_size = image_size
         self.max_tokens = max_tokens
         self.plan_cache = plan_cache
+        #: Sampling temperature of the second and later candidates (see :meth:`candidates`).
+        self.candidate_temperature = 0.7
         self.name = f"llm:{model.id}"
         #: High-level corrections are understood by the model (see the correct node).
         self.uses_llm = True
@@ -193,6 +206,8 @@ class LLMPlanner:
 
     # -- prompts ---------------------------------------------------------------------------
     def _listings(self) -> _Listings:
+        if self.registry is not None:
+            return self._compact_listings(self.registry)
         if self.listing is None:
             self.listing = _default_listing(self.world_kind)
         if isinstance(self.listing, str):
@@ -212,6 +227,51 @@ class LLMPlanner:
             check_only = tuple(v for k, v in check_entries.items() if k not in act_entries)
         return _Listings(act, frozenset(act_entries), check_names, check_only)
 
+    def _compact_listings(self, registry: Registry) -> _Listings:
+        from policywright.agent.listing import stable_listing
+
+        act = frozenset(s.name for s in registry if s.category != "check")
+        check = frozenset(registry.names(read_only=True))
+        check_only = tuple(s.listing() for s in registry if s.name in check - act)
+        return _Listings(stable_listing(registry), act, check, check_only)
+
+    def _extra_names(self, ctx: PlanContext, examples: list[dict[str, str]]) -> list[str]:
+        """Primitives beyond the stable listing that this command and its examples use."""
+        from policywright.agent.listing import ALWAYS_LISTED
+
+        assert self.registry is not None
+        used = " ".join(f"{e['code']}\n{e['check']}" for e in examples)
+        words = set(re.findall(r"[a-z]+", ctx.command.lower()))
+        out = []
+        for spec in self.registry:
+            if spec.name in ALWAYS_LISTED or spec.category == "check":
+                continue
+            named = re.search(rf"\b{spec.name}\(", used) is not None
+            hinted = any(
+                len(w) > 3 and w not in _GENERIC_NAME_WORDS and w in words
+                for w in spec.name.split("_")
+            )
+            if named or hinted:
+                out.append(spec.name)
+        return out
+
+    def _extra_vars(self, ctx: PlanContext, examples: list[dict[str, str]]) -> dict[str, Any]:
+        """The compact prompt's per-command listing and library helpers (empty otherwise)."""
+        if self.registry is None:
+            return {"extra_listing": "", "extra_helpers": []}
+        from policywright.agent.listing import command_listing
+
+        used = " ".join(f"{e['code']}\n{e['check']}" for e in examples)
+        helpers = [
+            _signature(src)
+            for name, src in self.memory.seed_helpers().items()
+            if re.search(rf"\b{name}\(", used)
+        ]
+        return {
+            "extra_listing": command_listing(self.registry, self._extra_names(ctx, examples)),
+            "extra_helpers": helpers,
+        }
+
     def system_text(self, listings: _Listings | None = None) -> str:
         """The system message: rules and the API listing (stable across calls)."""
         ls = listings or self._listings()
@@ -220,7 +280,7 @@ class LLMPlanner:
             listing=ls.act,
             check_names=sorted(ls.check_names),
             check_only=list(ls.check_only),
-            helpers=self._helper_signatures(),
+            helpers=self._helper_signatures() if self.registry is None else [],
             world_kind=self.world_kind,
         )
 
@@ -249,7 +309,10 @@ class LLMPlanner:
         return {
             "command": ctx.command,
             "scene": [
-                {
+                # The compact prompt leaves out kind and colour: the name already says both.
+                {"name": o.name, "position": [round(float(v), 3) for v in o.position]}
+                if self.registry is not None and o.name.startswith(f"{o.color} {o.kind}")
+                else {
                     "name": o.name,
                     "kind": o.kind,
                     "color": o.color,
@@ -287,8 +350,12 @@ class LLMPlanner:
 
     def user_text(self, ctx: PlanContext, *, image: bool = False) -> str:
         """The user message of a first attempt (examples, history, scene, command)."""
+        examples = self.examples(ctx.command)
         return render(
-            "planner.j2", examples=self.examples(ctx.command), **self._context_vars(ctx, image)
+            "planner.j2",
+            examples=examples,
+            **self._extra_vars(ctx, examples),
+            **self._context_vars(ctx, image),
         )
 
     def repair_text(self, ctx: PlanContext, *, image: bool = False) -> str:
@@ -312,6 +379,7 @@ class LLMPlanner:
             previous_check=previous_check,
             feedback=feedback,
             failing_lines=_failing_lines(feedback, previous, previous_check),
+            **self._extra_vars(ctx, self.examples(ctx.command) if self.registry else []),
             **self._context_vars(ctx, image),
         )
 
@@ -319,7 +387,9 @@ class LLMPlanner:
         """The chat request :meth:`write` sends for ``ctx`` (no model call; no plan cache)."""
         return self._request(ctx, self._listings())
 
-    def _request(self, ctx: PlanContext, listings: _Listings) -> ChatRequest:
+    def _request(
+        self, ctx: PlanContext, listings: _Listings, temperature: float = 0.0
+    ) -> ChatRequest:
         png = None
         if self.render_image is not None and self.model.vision:
             png = self.render_image()
@@ -341,8 +411,9 @@ class LLMPlanner:
                 ChatMessage(role="user", content=tuple(parts)),
             ),
             max_tokens=self.max_tokens,
-            temperature=0.0,
+            temperature=temperature,
             purpose="repair" if repair else "plan",
+            reply_format="program",
         )
 
     # -- planning --------------------------------------------------------------------------
@@ -361,6 +432,37 @@ class LLMPlanner:
             ModelReplyError: The reply could not be used (the message is the feedback).
             ModelError: The model call failed (subclasses say who must act).
         """
+        return self._write(ctx, 0.0)
+
+    def candidates(self, ctx: PlanContext, k: int) -> list[Program]:
+        """Up to ``k`` distinct programs: the greedy reply, then sampled ones.
+
+        Later replies are sampled at :attr:`candidate_temperature` (one model call each). A
+        plan-cache hit is the only candidate.
+
+        Raises:
+            The errors of :meth:`write` for the first (greedy) program only; a sampled reply
+            that cannot be used is skipped.
+        """
+        first = self._write(ctx, 0.0)
+        out = [first]
+        if first.provenance.startswith("plan-cache"):
+            return out
+        usage = self.last_usage
+        for _ in range(max(0, k - 1)):
+            try:
+                program = self._write(ctx, self.candidate_temperature)
+            except ModelReplyError as exc:
+                logger.info("a sampled candidate was unusable: %s", exc)
+                continue
+            finally:
+                usage = usage + self.last_usage
+            if all(program.code != p.code for p in out):
+                out.append(program)
+        self.last_usage = usage
+        return out
+
+    def _write(self, ctx: PlanContext, temperature: float) -> Program:
         if not ctx.command.strip():
             raise EmptyCommandError("the command is empty: say what the robot should do")
         self.last_usage = Usage()
@@ -382,7 +484,7 @@ class LLMPlanner:
                 self._remember(ctx, program.code, program.check_code, plan_id=hit.id)
                 return program
         listings = self._listings()
-        request = self._request(ctx, listings)
+        request = self._request(ctx, listings, temperature)
         reply = self._chat(request)
         fallback = self._memory_check(ctx)
         extracted = extract_program(

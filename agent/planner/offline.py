@@ -214,24 +214,40 @@ class OfflinePlanner:
             UnknownObjectError: The command names an object that is not in the scene.
             PlannerCannotHandle: No stored template is similar enough, or none fits the slots.
         """
+        return self.candidates(ctx, 1)[0]
+
+    def candidates(self, ctx: PlanContext, k: int) -> list[Program]:
+        """The programs of the ``k`` closest fitting templates, best first (for rehearsal).
+
+        A taught lesson for this command comes first. Templates whose filled programs are
+        identical count once.
+
+        Raises:
+            The errors of :meth:`write`, when not even one template fits.
+        """
         command = ctx.command
         memory = self._memory_for({o.kind for o in ctx.scene})
         if not command.strip():
             raise EmptyCommandError("the command is empty; say what the robot should do")
         present = [o.name for o in ctx.scene]
+        out: list[Program] = []
         if not ctx.feedback:
             lesson = self.memory.find_lesson(command, present)
             if lesson is not None:
                 logger.info("offline plan from lesson #%d for %r", lesson.id, command)
-                return Program(
-                    code=lesson.code,
-                    check_code=lesson.check_code,
-                    provenance=(
-                        f"offline:lesson#{lesson.id} (taught: {'; '.join(lesson.corrections)})"
-                    ),
-                    family=lesson.family,
-                    slots=dict(lesson.slots),
+                out.append(
+                    Program(
+                        code=lesson.code,
+                        check_code=lesson.check_code,
+                        provenance=(
+                            f"offline:lesson#{lesson.id} (taught: {'; '.join(lesson.corrections)})"
+                        ),
+                        family=lesson.family,
+                        slots=dict(lesson.slots),
+                    )
                 )
+                if k <= 1:
+                    return out
         abstracted = abstract_command(command, extra_colors=[o.color for o in ctx.scene])
         for slot, value in abstracted.slots.items():
             if _OBJECT_SLOT_RE.match(slot) and value not in present:
@@ -244,27 +260,46 @@ class OfflinePlanner:
         fitting = [
             (e, s) for e, s in ranked if s >= self.threshold and self._fits(e, wanted, guards)
         ]
-        if not fitting:
+        if not fitting and not out:
             raise self._cannot(command, ranked)
-        entry, score = fitting[0]
-        slots = dict(abstracted.slots)
-        self._add_derived(entry, ctx.scene, slots)
-        code = fill_template(entry.code_template, slots)
-        check = fill_template(entry.check_template, slots)
-        logger.info(
-            "offline plan for attempt %d: memory #%d (%s) score=%.2f",
-            ctx.attempt,
-            entry.id,
-            entry.family,
-            score,
-        )
-        return Program(
-            code=code,
-            check_code=check,
-            provenance=f"offline:memory#{entry.id} score={score:.2f}",
-            family=entry.family,
-            slots=slots,
-        )
+        first_error: PlannerCannotHandle | None = None
+        seen = {(p.code, p.check_code) for p in out}
+        for entry, score in fitting:
+            if len(out) >= max(1, k):
+                break
+            slots = dict(abstracted.slots)
+            try:
+                self._add_derived(entry, ctx.scene, slots)
+            except PlannerCannotHandle as exc:
+                if k <= 1:
+                    raise  # one program asked for: the best template decides, as always
+                first_error = first_error or exc
+                continue
+            code = fill_template(entry.code_template, slots)
+            check = fill_template(entry.check_template, slots)
+            if (code, check) in seen:
+                continue
+            seen.add((code, check))
+            logger.info(
+                "offline plan for attempt %d: memory #%d (%s) score=%.2f",
+                ctx.attempt,
+                entry.id,
+                entry.family,
+                score,
+            )
+            out.append(
+                Program(
+                    code=code,
+                    check_code=check,
+                    provenance=f"offline:memory#{entry.id} score={score:.2f}",
+                    family=entry.family,
+                    slots=slots,
+                )
+            )
+        if not out:
+            assert first_error is not None
+            raise first_error
+        return out
 
     @staticmethod
     def _fits(entry: MemoryEntry, wanted: set[str], guards: frozenset[str]) -> bool:

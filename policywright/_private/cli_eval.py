@@ -299,6 +299,21 @@ def run_eval(
     start_method: Annotated[
         str, typer.Option(help="Local workers' multiprocessing start method.", hidden=True)
     ] = "spawn",
+    rehearse: Annotated[
+        bool,
+        typer.Option(
+            "--rehearse/--no-rehearse",
+            help="Rehearse each program in a twin built from perception before the real run.",
+        ),
+    ] = True,
+    candidates: Annotated[
+        int | None,
+        typer.Option(min=1, max=8, help="Programs per attempt (default: 3 offline, 1 --llm)."),
+    ] = None,
+    rehearsal_budget: Annotated[
+        int | None,
+        typer.Option(min=0, max=50, help="Pre-motion failures that give their attempt back."),
+    ] = None,
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Write report.md/.html at the end.")
     ] = True,
@@ -324,7 +339,14 @@ def run_eval(
     run_dir, opened = candidate, resume  # a new run's folder exists once open_run made it
     if resume:
         filters = [split, task, trials, llm, run_id, gif or None, skill, config_file, llm_timeout]
-        if any(v for v in filters) or planner != "offline" or seed or verify != "code":
+        filters += [candidates, rehearsal_budget]
+        if (
+            any(v for v in filters)
+            or planner != "offline"
+            or seed
+            or verify != "code"
+            or not rehearse
+        ):
             raise UserError(
                 f"{suite} is a run folder: it is resumed with the options it was started with; "
                 "give only --workers, --ray or --json (or start a new run from a suite id)"
@@ -346,6 +368,9 @@ def run_eval(
             llm_settings=_llm_settings(config_file, llm_timeout),
             timeout_base_s=timeout_base,
             timeout_factor=timeout_factor,
+            rehearse=rehearse,
+            candidates=candidates,
+            rehearsal_budget=rehearsal_budget,
         )
         planned = plan_run(options)  # bad names fail here, before Ray starts or a folder exists
     backend = make_backend(ray, workers, start_method)

@@ -23,6 +23,7 @@ def _engine(
     state_dir: Path | None,
     llm: str | None,
     config_file: Path | None,
+    rehearse: bool | None = None,
 ) -> tuple[Any, Any]:
     from policywright._private.settings import load_config
     from policywright.engine import Engine, make_world
@@ -34,6 +35,7 @@ def _engine(
             "state_dir": state_dir,
             "llm": llm,
             "ask_on_failure": True,
+            "rehearse": rehearse,
         },
     )
     names = [n.strip() for n in objects.split(",") if n.strip()] if objects else None
@@ -103,6 +105,13 @@ def register(app: typer.Typer) -> None:
         config_file: Annotated[
             Path | None, typer.Option("--config", help="A TOML settings file.")
         ] = None,
+        rehearse: Annotated[
+            bool | None,
+            typer.Option(
+                "--rehearse/--no-rehearse",
+                help="Rehearse each program in a twin of the scene first (default: on).",
+            ),
+        ] = None,
     ) -> None:
         """Type commands, and corrections while the robot moves ("stop", "a bit to the left").
 
@@ -112,7 +121,7 @@ def register(app: typer.Typer) -> None:
         from policywright._private.live import LiveSession
 
         out = Console(highlight=False)
-        world, engine = _engine(world_kind, seed, objects, state_dir, llm, config_file)
+        world, engine = _engine(world_kind, seed, objects, state_dir, llm, config_file, rehearse)
         live = LiveSession(engine, session=session)
         sub = live.subscribe()
         printer = _ChatPrinter(out)
@@ -195,6 +204,13 @@ def register(app: typer.Typer) -> None:
         config_file: Annotated[
             Path | None, typer.Option("--config", help="A TOML settings file.")
         ] = None,
+        rehearse: Annotated[
+            bool | None,
+            typer.Option(
+                "--rehearse/--no-rehearse",
+                help="Rehearse each program in a twin of the scene first (default: on).",
+            ),
+        ] = None,
     ) -> None:
         """Serve the web UI (extra [web]): camera views, the program, the log, chat and stop."""
         from policywright._private.live import LiveSession
@@ -207,7 +223,7 @@ def register(app: typer.Typer) -> None:
                 f"[bold red]warning: serving on {host}: anyone who can reach it "
                 "can move the robot[/bold red]"
             )
-        world, engine = _engine(world_kind, seed, objects, state_dir, llm, config_file)
+        world, engine = _engine(world_kind, seed, objects, state_dir, llm, config_file, rehearse)
         live = LiveSession(engine, session=session)
         out.print(f"policywright web UI on http://{host}:{port}/")
         try:

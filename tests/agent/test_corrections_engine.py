@@ -192,10 +192,12 @@ def test_spent_budget_asks_for_a_hint(tmp_path: Path) -> None:
         "verdict(is_on('red block', 'blue bowl'), 'on')\n",
     )
     planner = ScriptedPlanner([bad, good])
-    cfg = EngineConfig(state_dir=tmp_path, max_attempts=1, ask_on_failure=True)
+    # No rehearsal failure gives its attempt back: the one attempt is spent in the twin.
+    cfg = EngineConfig(state_dir=tmp_path, max_attempts=1, ask_on_failure=True, rehearsal_budget=0)
     with Engine(world, cfg, planner=planner) as eng:
         waiting = eng.run("put the red block in the blue bowl")
         assert waiting.status == "waiting" and waiting.question["kind"] == "budget"
+        assert waiting.real_executions == 0  # the bad program never ran on the robot
         done = eng.resume(waiting.thread_id, "pick it up first, then put it in the bowl")
         assert done.status == "succeeded"
         assert any("pick it up first" in f for f in planner.seen[-1].feedback)
@@ -224,6 +226,7 @@ def test_history_lists_steps_and_a_fork_continues(engine: Engine) -> None:
         "clarify",
         "plan",
         "check",
+        "rehearse",
         "execute",
         "verify",
         "done",

@@ -70,8 +70,14 @@ def _resume_cli(state: Path, thread: str) -> dict:
 
 @pytest.mark.parametrize(
     ("event", "name", "nth"),
-    [("program", "", 1), ("call", "put_first_on_second", 1), ("verdict", "", 1)],
-    ids=["mid-plan", "mid-execute", "mid-verify"],
+    [
+        ("program", "", 1),
+        ("rehearse", "", 1),
+        ("rehearsed", "", 1),
+        ("call", "put_first_on_second", 1),
+        ("verdict", "", 1),
+    ],
+    ids=["mid-plan", "mid-rehearsal", "after-rehearsal", "mid-execute", "mid-verify"],
 )
 def test_kill9_then_resume(tmp_path: Path, event: str, name: str, nth: int) -> None:
     state = tmp_path / "state"

@@ -21,8 +21,10 @@ GOOD = prog(
 )
 
 
-def _engine(world, sandbox, tmp_path, programs, max_attempts=1):
-    cfg = EngineConfig(state_dir=tmp_path, max_attempts=max_attempts)
+def _engine(world, sandbox, tmp_path, programs, max_attempts=1, rehearse=False):
+    # Most tests here pin the real run's containment: without rehearsal a program goes
+    # straight to the real world (test_rehearsal.py covers the twin).
+    cfg = EngineConfig(state_dir=tmp_path, max_attempts=max_attempts, rehearse=rehearse)
     return Engine(world, cfg, planner=ScriptedPlanner(programs), sandbox=sandbox)
 
 
@@ -84,6 +86,30 @@ def test_bad_program_is_contained_and_next_command_works(case, tabletop, shared_
     eng.close()
 
 
+@pytest.mark.parametrize("case", sorted(BAD_PROGRAMS))
+def test_bad_program_fails_in_the_twin_and_the_world_stays(
+    case, tabletop, shared_sandbox, tmp_path
+):
+    code, outcome = BAD_PROGRAMS[case]
+    eng = _engine(tabletop, shared_sandbox, tmp_path, [prog(code)], rehearse=True)
+    before = {n: p.position for n, p in tabletop.true_poses().items()}
+    result = eng.run("do something", thread_id=f"twin-{case}")
+    assert result.status == "failed" and result.exit_code == 1
+    assert result.real_executions == 0
+    first = result.attempts[0]
+    if outcome == "refused" and case in ("import", "dunder"):
+        assert first["outcome"] == "refused"  # the static check, before any process
+    else:
+        assert first["outcome"] == "rehearsal_failed", first
+        assert first["rehearsal"][-1]["status"] == outcome
+        assert "did not move" in first["feedback"]
+    after = {n: p.position for n, p in tabletop.true_poses().items()}
+    for name, pos in before.items():
+        assert np.allclose(pos, after[name], atol=2e-3), name
+    _world_consistent(tabletop)
+    eng.close()
+
+
 def test_next_command_after_bad_programs_succeeds(tabletop, shared_sandbox, tmp_path):
     eng = _engine(tabletop, shared_sandbox, tmp_path, [GOOD])
     result = eng.run("put the red block in the blue bowl")
@@ -94,7 +120,7 @@ def test_next_command_after_bad_programs_succeeds(tabletop, shared_sandbox, tmp_
 
 def test_replan_with_feedback_within_budget(tabletop, shared_sandbox, tmp_path):
     planner = ScriptedPlanner([prog("import os\n"), prog("x = 1 / 0\n"), GOOD])
-    cfg = EngineConfig(state_dir=tmp_path, max_attempts=3)
+    cfg = EngineConfig(state_dir=tmp_path, max_attempts=3, rehearse=False)
     eng = Engine(tabletop, cfg, planner=planner, sandbox=shared_sandbox)
     result = eng.run("put the red block in the blue bowl", thread_id="replan")
     assert [a["outcome"] for a in result.attempts] == ["refused", "error", "succeeded"]

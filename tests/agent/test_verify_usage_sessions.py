@@ -161,7 +161,14 @@ def test_bad_reply_is_fed_back_and_usage_is_summed(tabletop, shared_sandbox, tmp
 
 @pytest.mark.sim
 def test_bad_reply_with_no_budget_left_fails_cleanly(tabletop, shared_sandbox, tmp_path):
-    eng = _engine(tabletop, shared_sandbox, tmp_path, ScriptedPlanner([GOOD]), max_attempts=1)
+    eng = _engine(
+        tabletop,
+        shared_sandbox,
+        tmp_path,
+        ScriptedPlanner([GOOD]),
+        max_attempts=1,
+        rehearsal_budget=0,
+    )
     eng.planner = _ReplyErrorThenGood(eng.meter.add)
     result = eng.run("put the red block in the blue bowl")
     assert result.status == "failed" and result.actor == "llm" and result.exit_code == 1

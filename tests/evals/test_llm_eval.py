@@ -144,4 +144,6 @@ def test_an_unusable_reply_is_a_bad_reply_failure(chat_server: str, tmp_path: Pa
     assert not result["success"]
     assert result["failure_category"] == "bad_reply", (result["error"], result["reason"])
     assert "no code block" in result["reason"]
-    assert len(_Handler.requests) == 3  # the attempt budget: each failure went back as feedback
+    # The attempt budget (3) plus the rehearsal budget (6): an unusable reply never moved the
+    # robot, so it gives its attempt back; each failure went back as feedback.
+    assert len(_Handler.requests) == 3 + 6
