@@ -516,7 +516,7 @@ class Engine:
                     f"session name {session!r} must be 1-64 letters, digits, '-', '_' or '.'"
                 )
             history = self.sessions.turns(session)
-            thread_id = thread_id or f"{session}-{self.sessions.next_index(session)}"
+            thread_id = thread_id or self._session_thread_id(session)
         if thread_id is not None:
             if not _SESSION_NAME.fullmatch(thread_id):
                 raise UserError(
@@ -541,18 +541,53 @@ class Engine:
             "candidates_k": self.candidates_per_attempt(),
         }
         self.journal.thread_started(thread_id, command, session)
-        result = self._drive(inputs, thread_id, on_event, session=session, command=command)
-        if session is not None and result.status != "waiting":
-            values = self._values(thread_id)
+        if session is not None:
+            # The turn exists from the start, so the next id advances however this task ends.
             self.sessions.append(
                 session,
                 thread_id=thread_id,
                 command=command,
-                program=str(values.get("program", {}).get("code", "")),
-                outcome="succeeded" if result.status == "succeeded" else f"failed: {result.reason}",
-                scene_before=list(values.get("scene", [])),
+                program="",
+                outcome="running",
+                scene_before=[],
             )
+        try:
+            result = self._drive(inputs, thread_id, on_event, session=session, command=command)
+        except Exception as exc:
+            if session is not None:
+                self.sessions.update(session, thread_id, program="", outcome=f"failed: {exc}")
+            raise
+        self._record_turn(thread_id, result)
         return result
+
+    def _session_thread_id(self, session: str) -> str:
+        """``<session>-<n>`` for the first n whose thread does not exist yet.
+
+        Thread ids follow the turn count; the check also skips ids of older state folders
+        whose stopped or answered tasks recorded no turn.
+        """
+        n = self.sessions.next_index(session)
+        while self.journal.thread(candidate := f"{session}-{n}") or self._values(candidate):
+            n += 1
+        return candidate
+
+    def _record_turn(self, thread_id: str, result: TaskResult) -> None:
+        """Update the session turn of ``thread_id`` (run, resume or correct) with its outcome."""
+        row = self.journal.thread(thread_id)
+        session = result.session or (row.session if row is not None else None)
+        if session is None:
+            return
+        values = self._values(thread_id)
+        # "failed: ..." is what planners already read; "waiting: ..." and "stopped: ..." too.
+        ok = result.status == "succeeded"
+        outcome = "succeeded" if ok else f"{result.status}: {result.reason}"
+        self.sessions.update(
+            session,
+            thread_id,
+            program=str(values.get("program", {}).get("code", "")),
+            outcome=outcome,
+            scene_before=list(values.get("scene", [])),
+        )
 
     # -- the durable loop ------------------------------------------------------------------------
 
@@ -724,7 +759,9 @@ class Engine:
                 )
             inputs = Command(resume=str(answer))
         self.journal.thread_started(thread_id, str(snap.values.get("command", "")), None)
-        return self._drive(inputs, thread_id, on_event, pending=pending)
+        result = self._drive(inputs, thread_id, on_event, pending=pending)
+        self._record_turn(thread_id, result)
+        return result
 
     def correct(
         self,
@@ -756,7 +793,9 @@ class Engine:
         seq = self.journal.add_correction(thread_id, correction.text)
         pending = [PendingCorrection(seq=seq, correction=correction).model_dump(mode="json")]
         self.journal.thread_started(thread_id, str(snap.values.get("command", "")), None)
-        return self._drive({"pending": pending}, thread_id, on_event)
+        result = self._drive({"pending": pending}, thread_id, on_event)
+        self._record_turn(thread_id, result)
+        return result
 
     def threads(self, limit: int = 50) -> list[ThreadInfo]:
         """The most recent threads first."""

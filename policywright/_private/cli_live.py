@@ -74,6 +74,13 @@ class _ChatPrinter:
             if e["status"] == "waiting" and e.get("question"):
                 q = e["question"]
                 self.out.print(f"[bold cyan]? {escape(q.get('question', ''))}[/bold cyan]")
+                options = q.get("options") or []
+                answer = f" ({', '.join(options)})" if options else ""
+                self.out.print(
+                    f"[cyan]  answer: type your answer{escape(answer)} · new task: "
+                    "/new COMMAND (the question stays for /resume "
+                    f"{escape(e['thread_id'])})[/cyan]"
+                )
             return
         if kind == "error":
             self.out.print(f"[red]error: {escape(e['message'])}[/red]")
@@ -81,6 +88,48 @@ class _ChatPrinter:
         if kind in ("frames", "state", "threads"):
             return
         self.base(e)
+
+
+CHAT_HELP = """\
+Type a command ("put the red block in the blue bowl"). While the robot moves, what you type
+is a correction ("stop", "a bit to the left", "slower"); it is taken at the next primitive
+boundary ("stop" at once). When a question waits, what you type is the answer; a new command
+puts the question aside and starts.
+  /new [COMMAND]  put a waiting question aside (and start COMMAND)
+  /threads        recent threads        /resume ID   continue (or answer) a thread
+  /stop           stop the robot        /quit        leave"""
+
+_SLASH = ("/help", "/threads", "/resume", "/new", "/stop", "/quit", "/exit")
+
+
+def _slash(live: Any, out: Console, cmd: str) -> bool:
+    """Handle a slash command; False when ``cmd`` is plain text (a command or correction)."""
+    if not cmd.startswith("/"):
+        return False
+    word, _, rest = cmd.partition(" ")
+    rest = rest.strip()
+    if word == "/help":
+        out.print(CHAT_HELP, markup=False, highlight=False)
+    elif word == "/threads":
+        for t in live.threads()[:10]:
+            out.print(f"  {t['thread_id']}  {t['status']:<9} {escape(t['command'])}")
+    elif word == "/resume":
+        if not rest:
+            out.print("[red]error: /resume needs a thread id (see /threads)[/red]")
+        else:
+            live.resume(rest)
+    elif word == "/new":
+        if rest:
+            live.submit(rest, as_command=True)
+        else:
+            live.new_task()
+    elif word == "/stop":
+        live.stop()
+    else:
+        # Never sent to the robot: "/frob" is a typo of a slash command, not a task.
+        known = ", ".join(_SLASH)
+        out.print(f"[red]error: unknown command {escape(word)!r}; the commands are {known}[/red]")
+    return True
 
 
 def register(app: typer.Typer) -> None:
@@ -163,19 +212,7 @@ def register(app: typer.Typer) -> None:
                     continue
                 if cmd in ("/quit", "/exit"):
                     break
-                if cmd == "/help":
-                    out.print(
-                        "commands and corrections are plain text;\n"
-                        "/threads, /resume ID, /stop, /quit"
-                    )
-                elif cmd == "/threads":
-                    for t in live.threads()[:10]:
-                        out.print(f"  {t['thread_id']}  {t['status']:<9} {escape(t['command'])}")
-                elif cmd.startswith("/resume"):
-                    live.resume(cmd.removeprefix("/resume").strip())
-                elif cmd == "/stop":
-                    live.stop()
-                else:
+                if not _slash(live, out, cmd):
                     live.submit(cmd)
                     time.sleep(0.05)
         finally:

@@ -2,9 +2,12 @@
 
 Text from a person goes through :meth:`LiveSession.submit`: while a task runs it is a
 correction (posted to the engine's thread-safe channel); when the task waits on a question it
-is the answer; otherwise a correction to the last task, or a new command. Every progress event
-fans out to subscribers through their own bounded queues, so a slow or vanished subscriber
-never blocks the robot (the task's record lives in the checkpoint, not in a queue).
+is the answer, unless it reads as a new command (then the question is put aside and the
+command starts: a command never becomes an answer); otherwise a correction to the last task,
+or a new command. :meth:`LiveSession.new_task` and "stop" while waiting put the question aside
+(the thread stays resumable). Every progress event fans out to subscribers through their own
+bounded queues, so a slow or vanished subscriber never blocks the robot (the task's record
+lives in the checkpoint, not in a queue).
 """
 
 from __future__ import annotations
@@ -27,6 +30,35 @@ logger = logging.getLogger(__name__)
 
 #: Events a subscriber may fall behind by before the oldest are dropped for it (only for it).
 QUEUE_SIZE = 512
+
+#: First words of a task given as a command (never of an answer: "the red one", "continue",
+#: "give up", or a hint about the last try such as "put it closer to the bowl").
+_TASK_VERBS = frozenset(
+    {
+        *("put", "place", "stack", "move", "pick", "push", "sort", "arrange", "gather", "line"),
+        *("bring", "take", "set", "drop", "swap", "spread", "build", "make", "walk", "go"),
+        *("drive", "fetch", "lift", "hand", "separate", "group"),
+    }
+)
+_PLURALS = frozenset({"all", "every", "each", "blocks", "bowls", "everything"})
+
+
+def reads_as_command(text: str, names: list[str] | tuple[str, ...] = ()) -> bool:
+    """Does ``text`` read as a new task rather than as the answer to a waiting question?
+
+    A task verb first, and an object named (one of ``names``, or "<colour> block|bowl"), or
+    all of a kind ("all the blocks"). Hints and answers refer to what was said ("put it a bit
+    closer", "the red one", "continue"), so they do not name a fresh target this way.
+    """
+    from policywright.engine import mentioned_objects
+
+    words = text.lower().replace(",", " ").split()
+    if len(words) < 3 or words[0] not in _TASK_VERBS:
+        return False
+    low = " ".join(words)
+    if mentioned_objects(low) or any(w in _PLURALS for w in words):
+        return True
+    return any(n and f" {n.lower()}" in f" {low}" for n in names)
 
 
 class Subscriber:
@@ -54,6 +86,13 @@ class Subscriber:
             return None
 
 
+def _is_stop(text: str) -> bool:
+    try:
+        return parse_correction(text).kind == "stop"
+    except CorrectionParseError:
+        return False
+
+
 class LiveSession:
     """An engine, a worker thread and the people watching it."""
 
@@ -67,6 +106,8 @@ class LiveSession:
         self._last_frame = 0.0
         self.last_thread: str | None = None
         self.waiting: TaskResult | None = None
+        #: Questions put aside by "new task", "stop" or a new command, by thread id.
+        self._aside: dict[str, TaskResult] = {}
         self.state = "idle"
         self._outstanding = 0
         self._worker = threading.Thread(target=self._loop, name="policywright-engine", daemon=True)
@@ -91,16 +132,31 @@ class LiveSession:
             sub.put(event)
 
     # -- input -----------------------------------------------------------------------------------
-    def submit(self, text: str) -> dict[str, Any]:
-        """Route a person's text; returns an acknowledgement event (also published)."""
+    def submit(self, text: str, *, as_command: bool = False) -> dict[str, Any]:
+        """Route a person's text; returns an acknowledgement event (also published).
+
+        Args:
+            text: What the person typed.
+            as_command: Start it as a new task when nothing runs (``/new COMMAND``), even if
+                it would read as a correction or an answer.
+        """
         text = " ".join(str(text).split())
+        waiting = self.waiting
+        command = as_command
+        aside: str | None = None
+        if text and not self.engine.busy and waiting is not None:
+            if _is_stop(text) and not command:
+                return self._put_aside(text, "stop")
+            if command or reads_as_command(text, tuple(waiting.objects_final)):
+                aside = self._put_aside(text, "command")["thread_id"]
+                waiting, command = None, True
         if not text:
             ack = {"event": "ack", "accepted": False, "message": "empty input: type a command"}
         elif self.engine.busy:
             res = self.engine.post_correction(text)
             ack = {"event": "ack", **res.model_dump(), "as": "correction"}
-        elif self.waiting is not None:
-            thread = self.waiting.thread_id
+        elif waiting is not None:
+            thread = waiting.thread_id
             self.waiting = None
             self._put(lambda: self.engine.resume(thread, text, on_event=self._on_event))
             ack = {
@@ -115,8 +171,16 @@ class LiveSession:
                 correction = parse_correction(text)
             except CorrectionParseError:
                 correction = None
-            fine = correction is not None and correction.fine
-            if fine and self.last_thread is not None:
+            fine = correction is not None and correction.fine and not command
+            if fine and self.last_thread in self._aside:
+                # Correcting a waiting thread answers it: only /resume may do that.
+                ack = {
+                    "event": "ack",
+                    "accepted": False,
+                    "message": f"{self.last_thread} waits on a question you put aside: "
+                    f"/resume {self.last_thread} to answer it, or give a command",
+                }
+            elif fine and self.last_thread is not None:
                 thread = self.last_thread
                 self._put(lambda: self.engine.correct(thread, text, on_event=self._on_event))
                 ack = {
@@ -132,22 +196,78 @@ class LiveSession:
                     "message": "no task to correct yet: give a command",
                 }
             else:
-                self._jobs.put(
+                self._put(
                     lambda: self.engine.run(text, session=self.session, on_event=self._on_event)
                 )
                 ack = {"event": "ack", "accepted": True, "as": "command", "message": "starting"}
         ack["text"] = text
+        if aside is not None:
+            ack["put_aside"] = aside
         self.publish(ack)
         return ack
 
     def stop(self) -> dict[str, Any]:
-        """The stop button: halts motion within one control step."""
+        """The stop button: halts motion within one control step.
+
+        While a task waits on a question nothing moves: the question is put aside instead (the
+        thread stays resumable), never answered with "stop".
+        """
         return self.submit("stop")
+
+    def new_task(self) -> dict[str, Any]:
+        """The "new task" action: put a waiting question aside; the next text is a command."""
+        if self.waiting is None:
+            ack = {
+                "event": "ack",
+                "accepted": True,
+                "as": "new",
+                "message": "no question waits: type a command",
+                "text": "",
+            }
+            self.publish(ack)
+            return ack
+        return self._put_aside("", "new")
+
+    def _put_aside(self, text: str, why: str) -> dict[str, Any]:
+        """Leave the waiting thread as it is (resumable) and take the next text as a command."""
+        waiting = self.waiting
+        self.waiting = None
+        thread = waiting.thread_id if waiting is not None else "?"
+        if waiting is not None:
+            self._aside[thread] = waiting
+        how = f"resume it later with /resume {thread} or from the thread list"
+        message = {
+            "stop": f"nothing is moving; the question of {thread} is put aside ({how}). "
+            "Type a new command",
+            "command": f"that reads as a new command: the question of {thread} is put aside "
+            f"({how})",
+            "new": f"the question of {thread} is put aside ({how}). Type a new command",
+        }[why]
+        self.state = "idle"
+        ack = {"event": "ack", "accepted": True, "as": "put-aside", "message": message}
+        ack["text"], ack["thread_id"] = text, thread
+        self.publish(ack)
+        self.publish({"event": "state", "state": "idle"})
+        return ack
 
     def resume(self, thread_id: str) -> dict[str, Any]:
         """Resume a thread from the session list (one that waits or was interrupted)."""
         if self.engine.busy:
             ack = {"event": "ack", "accepted": False, "message": "a task is running"}
+        elif thread_id in self._aside or (
+            self.waiting is not None and self.waiting.thread_id == thread_id
+        ):
+            # A question put aside: ask it again; the next text is its answer.
+            self.waiting = self._aside.pop(thread_id, None) or self.waiting
+            self.state = "waiting"
+            self.publish({"event": "result", **self.waiting.model_dump(mode="json")})
+            self.publish({"event": "state", "state": "waiting"})
+            ack = {
+                "event": "ack",
+                "accepted": True,
+                "as": "resume",
+                "message": f"{thread_id} waits for your answer",
+            }
         else:
             self._put(lambda: self.engine.resume(thread_id, on_event=self._on_event))
             ack = {

@@ -2,6 +2,11 @@
 
 A follow-up command ("undo that", "now the other blocks") is planned with these turns in view.
 One SQLite file under the state folder; each task still has its own checkpoint thread.
+
+A turn is written when its task *starts* (outcome "running") and updated whenever the task
+stops, waits, is answered, resumed or corrected: the next task's thread id comes from the turn
+count, so a turn recorded only at the end left a stopped, answered or crashed task's id to be
+handed out again ("thread 'chat-1' already exists").
 """
 
 from __future__ import annotations
@@ -93,6 +98,34 @@ class SessionStore:
                 ),
             )
         return idx
+
+    def update(
+        self,
+        session: str,
+        thread_id: str,
+        *,
+        program: str,
+        outcome: str,
+        scene_before: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Set the program, outcome (and scene) of the turn that ran on ``thread_id``.
+
+        Returns:
+            False when ``session`` has no turn for that thread (nothing changed).
+        """
+        with self._conn:
+            cur = self._conn.execute(
+                "UPDATE turns SET program = ?, outcome = ?, scene = COALESCE(?, scene) "
+                "WHERE session = ? AND thread_id = ?",
+                (
+                    program,
+                    outcome,
+                    None if scene_before is None else json.dumps(scene_before),
+                    session,
+                    thread_id,
+                ),
+            )
+        return cur.rowcount > 0
 
     def close(self) -> None:
         """Close the database."""

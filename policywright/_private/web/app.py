@@ -56,7 +56,16 @@ def create_app(live: Any) -> Any:
         await socket.accept()
         sub = live.subscribe()
         loop = asyncio.get_running_loop()
-        await socket.send_json({"event": "hello", "state": live.state, "threads": live.threads()})
+        waiting = live.waiting
+        await socket.send_json(
+            {
+                "event": "hello",
+                "state": live.state,
+                "threads": live.threads(),
+                # A browser that joins while a question waits shows it, and how to answer.
+                "question": waiting.question if waiting is not None else None,
+            }
+        )
         live.frame_now()
 
         async def pump() -> None:
@@ -74,6 +83,8 @@ def create_app(live: Any) -> Any:
                     live.submit(str(msg.get("text", ""))[:2000])
                 elif kind == "stop":
                     live.stop()
+                elif kind == "new":
+                    live.new_task()
                 elif kind == "resume":
                     live.resume(str(msg.get("thread_id", ""))[:64])
                 else:

@@ -8,8 +8,20 @@ function log(text, cls) {
   const li = document.createElement("li");
   li.textContent = text;
   if (cls) li.className = cls;
-  $("log").prepend(li);
-  while ($("log").children.length > 300) $("log").lastChild.remove();
+  // Oldest first, like a chat: new lines at the bottom, kept in view unless scrolled up.
+  const box = $("log");
+  const follow = box.scrollTop + box.clientHeight >= box.scrollHeight - 20;
+  box.appendChild(li);
+  while (box.children.length > 300) box.firstChild.remove();
+  if (follow) box.scrollTop = box.scrollHeight;
+}
+
+function showQuestion(q) {
+  $("question").hidden = !q;
+  $("qtext").textContent = q ? `? ${q.question}` : "";
+  const opts = (q && q.options) || [];
+  $("qopts").textContent = opts.length ? ` (${opts.join(", ")})` : "";
+  $("text").placeholder = q ? "your answer (a new command puts the question aside)" : "a command, or a correction while it runs";
 }
 
 function showProgram(code, provenance) {
@@ -44,8 +56,8 @@ function showThreads(threads) {
 
 function handle(e) {
   switch (e.event) {
-    case "hello": $("state").textContent = e.state; showThreads(e.threads); break;
-    case "state": $("state").textContent = e.state; break;
+    case "hello": $("state").textContent = e.state; showThreads(e.threads); showQuestion(e.question); break;
+    case "state": $("state").textContent = e.state; if (e.state !== "waiting") showQuestion(null); break;
     case "threads": showThreads(e.threads); break;
     case "frames":
       for (const [cam, b64] of Object.entries(e.frames)) {
@@ -62,10 +74,10 @@ function handle(e) {
     case "verdict": log(`verdict: ${e.success ? "achieved" : "not achieved"}: ${e.reason}`, e.success ? "good" : "bad"); break;
     case "correction": log(`correction "${e.text}" (${e.kind}): ${e.status}: ${e.message}`, e.status === "applied" ? "good" : "bad"); break;
     case "preempted": log(`paused: ${e.message}`); break;
-    case "ack": log(`» ${e.message}`, e.accepted ? "" : "bad"); break;
+    case "ack": log(`» ${e.message}`, e.accepted ? "" : "bad"); if (e.as === "put-aside") showQuestion(null); break;
     case "result":
-      log(`■ ${e.status} (${e.thread_id}): ${e.reason}`, e.status === "succeeded" ? "good" : "bad");
-      $("question").textContent = e.status === "waiting" && e.question ? `? ${e.question.question}` : "";
+      log(`■ ${e.status} (${e.thread_id}): ${e.reason}`, e.status === "succeeded" ? "good" : (e.status === "waiting" ? "" : "bad"));
+      showQuestion(e.status === "waiting" && e.question ? e.question : null);
       break;
     case "error": log(`error: ${e.message}`, "bad"); break;
     default: break;
@@ -92,4 +104,5 @@ $("form").addEventListener("submit", (ev) => {
   $("text").value = "";
 });
 $("stop").addEventListener("click", () => { log("you: STOP", "you"); send({ type: "stop" }); });
+$("newtask").addEventListener("click", () => { log("you: new task", "you"); send({ type: "new" }); $("text").focus(); });
 connect();
