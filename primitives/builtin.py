@@ -45,6 +45,10 @@ ON_BOWL_OR_LOCATION_M = 0.06
 ON_BLOCK_M = 0.04
 
 
+#: The slowest speed follow_path accepts (m/s).
+MIN_PATH_SPEED = 0.02
+
+
 def _xy(v: object) -> list[float]:
     arr = np.asarray(v, dtype=float)
     return [float(arr[0]), float(arr[1])]
@@ -439,6 +443,12 @@ def follow_path(
     """
     if not (math.isfinite(height) and math.isfinite(speed)) or speed <= 0:
         raise PrimitiveError("follow_path(): height and speed must be finite, speed > 0")
+    if speed < MIN_PATH_SPEED:
+        # The skill's sim-time budget grows as 1/speed: a tiny speed holds the engine (and
+        # the robot) for the whole budget while nothing useful moves.
+        raise PrimitiveError(
+            f"follow_path(): speed must be at least {MIN_PATH_SPEED} m/s (got {speed:g})"
+        )
     skill_id = ctx.skill_id("path", "path/scripted-v1")
     world = ctx.tabletop
     world.safety.check_speed(speed)

@@ -31,6 +31,7 @@ from policywright.agent.sandbox._facades import (
     build_builtins,
     build_facades,
 )
+from policywright.agent.sandbox._models import clip_text
 
 __all__ = [
     "CHANNEL_FD",
@@ -59,7 +60,12 @@ _NOBODY: Final = 65534
 _CLONE_NEWNET: Final = 0x40000000
 _PR_SET_PDEATHSIG: Final = 1
 _OUTPUT_FLUSH_CHARS: Final = 4096
-_MAX_ERROR_CHARS: Final = 2000
+# Python's own message tells the program to call sys.set_int_max_str_digits(), which it
+# cannot: say what it can do instead.
+_INT_DIGITS_HINT: Final = (
+    "an integer has more than {n} digits, too many to convert to text or send; use a float "
+    "(e.g. 10.0 ** 300) or a smaller number"
+)
 
 
 def unshare_network() -> bool:
@@ -178,12 +184,17 @@ class _Runtime:
             self._out_pending = 0
             self.send({"type": "print", "text": text})
 
-    def print(self, *args: object, sep: str | None = " ", end: str | None = "\n") -> None:
+    def print(
+        self, *args: object, sep: str | None = " ", end: str | None = "\n", flush: bool = False
+    ) -> None:
         sep = " " if sep is None else sep
         end = "\n" if end is None else end
         if not isinstance(sep, str) or not isinstance(end, str):
             raise TypeError("print(): sep and end must be strings")
-        text = sep.join(str(a) for a in args) + end
+        try:
+            text = sep.join(str(a) for a in args) + end
+        except ValueError as exc:
+            raise _readable(exc) from None
         room = self._max_output - self._out_total
         if len(text) > room:
             # Hard exit, so that the program cannot catch the limit and carry on.
@@ -203,7 +214,7 @@ class _Runtime:
         self._out_total += len(text)
         self._out.append(text)
         self._out_pending += len(text)
-        if self._out_pending >= _OUTPUT_FLUSH_CHARS:
+        if flush or self._out_pending >= _OUTPUT_FLUSH_CHARS:
             self.flush()
 
     def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -219,7 +230,10 @@ class _Runtime:
             }
         except TypeError as exc:
             raise TypeError(f"{name}(): {exc}") from None
-        data = encode(message)
+        try:
+            data = encode(message)
+        except ValueError as exc:  # an int too long for JSON text
+            raise ValueError(f"{name}(): {_readable(exc)}") from None
         if len(data) > self._max_bytes:
             raise ValueError(
                 f"{name}(): the arguments are too large to send ({len(data)} bytes, "
@@ -253,12 +267,21 @@ class _Runtime:
         return primitive
 
 
+def _readable(exc: ValueError) -> ValueError:
+    """``exc``, or a clearer ValueError when it is Python's integer-digits limit."""
+    if "set_int_max_str_digits" in str(exc):
+        return ValueError(_INT_DIGITS_HINT.format(n=sys.get_int_max_str_digits()))
+    return exc
+
+
 def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, ValueError):
+        exc = _readable(exc)
     try:
         text = str(exc)
     except Exception:  # a value whose str() fails must not kill the report
         text = "<unprintable message>"
-    return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS] + " [...]"
+    return clip_text(text)
 
 
 def run_program(sock: socket.socket, facades: dict[str, Facade]) -> NoReturn:

@@ -21,9 +21,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 __all__ = [
+    "ARRAY_MEMBERS",
     "BUILTIN_NAMES",
     "FACADE_MEMBERS",
     "FACADE_NAMES",
+    "REFUSED_ARRAY_MEMBERS",
     "Facade",
     "PrimitiveError",
     "build_builtins",
@@ -143,12 +145,68 @@ FACADE_MEMBERS: Final[Mapping[str, frozenset[str]]] = {
     "shapely.ops": _SHAPELY_OPS_MEMBERS,
 }
 
+#: The members of ``np.ndarray`` and numpy scalars a program may use (an allow-list: every other
+#: public member of those types is refused, see :func:`refused_array_members`).  None of them
+#: frees, re-points or reinterprets an array's memory, or hands out a raw pointer.
+ARRAY_MEMBERS: Final[frozenset[str]] = _words("""
+    T mT all any argmax argmin argpartition argsort astype clip compress conj conjugate copy
+    cumprod cumsum diagonal dot dtype fill flat flatten imag item itemsize max mean min nbytes
+    ndim nonzero partition prod ptp ravel real repeat reshape round searchsorted shape size
+    sort squeeze std sum swapaxes take tolist trace transpose var
+    """)
+
+#: Members of arrays and numpy scalars that are refused, whatever numpy is installed (the
+#: numpy installed adds its own new members, see :func:`refused_array_members`):
+#:   resize: frees the buffer under live views (``refcheck=False``: use after free).
+#:   view, getfield, setfield, byteswap, newbyteorder: reinterpret memory (an int64 view of an
+#:       object array forges object pointers).
+#:   base, data, ctypes, strides, flags, setflags: the owner, the raw buffer, a pointer,
+#:       the memory layout, and making read-only memory writeable.
+#:   tofile, dump, dumps, tobytes, tostring: files, pickles and raw bytes.
+#:   put, itemset, choose, device, to_device: not needed by policies (allow-list, fail closed).
+REFUSED_ARRAY_MEMBERS: Final[frozenset[str]] = _words("""
+    resize view getfield setfield byteswap newbyteorder base data ctypes strides flags setflags
+    tofile dump dumps tobytes tostring put itemset choose device to_device
+    """)
+
 #: The top-level facade names a program sees.
 FACADE_NAMES: Final[frozenset[str]] = frozenset(p for p in FACADE_MEMBERS if "." not in p)
 
 # numpy scalar types are passed through unwrapped: they are needed as ``dtype=np.float64``
 # arguments and as constructors; the static checker still refuses their dunders and ``mro``.
 _PASS_THROUGH_TYPES: Final = frozenset({"np.float32", "np.float64", "np.int32", "np.int64"})
+
+
+def refused_array_members() -> frozenset[str]:
+    """Every public member of ``np.ndarray`` and numpy scalars outside :data:`ARRAY_MEMBERS`.
+
+    Computed from the numpy installed (and cached), so that a member added by a newer numpy
+    is refused until someone reviews it and adds it to the allow-list: fail closed.
+
+    Returns:
+        :data:`REFUSED_ARRAY_MEMBERS` plus the installed numpy's unreviewed members.
+    """
+    global _refused_cache
+    if _refused_cache is None:
+        import numpy
+
+        public = {
+            name
+            for kind in (numpy.ndarray, numpy.generic, numpy.float64, numpy.int64)
+            for name in dir(kind)
+            if not name.startswith("_")
+        }
+        # Plain float and int have these too (x.is_integer(), x.numerator): they are safe.
+        public -= _SCALAR_NUMBER_MEMBERS
+        _refused_cache = frozenset(REFUSED_ARRAY_MEMBERS | (public - ARRAY_MEMBERS))
+    return _refused_cache
+
+
+_refused_cache: frozenset[str] | None = None
+_SCALAR_NUMBER_MEMBERS: Final = _words("""
+    as_integer_ratio bit_count bit_length conjugate denominator fromhex hex is_integer
+    numerator
+    """)
 
 
 class Facade:
@@ -227,6 +285,10 @@ def build_facades() -> dict[str, Facade]:
     import math
 
     import numpy
+
+    # np.median, np.percentile, np.quantile and np.unique import numpy.ma on first use; a
+    # child cannot open the files of a lazy import (RLIMIT_NOFILE, Landlock), so load it here.
+    import numpy.ma
     import shapely
     import shapely.affinity
     import shapely.ops

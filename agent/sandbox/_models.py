@@ -7,16 +7,56 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_ERROR_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_RECORDED_BYTES",
+    "MAX_SOURCE_LINE_CHARS",
+    "MAX_VIOLATIONS",
     "UNDEFINED_NAME_RULE",
     "CallRecord",
     "ExecReport",
     "SandboxLimits",
     "StaticReport",
     "Violation",
+    "clip_text",
 ]
 
 #: The rule id of a name that is loaded but defined nowhere (the planner may write it).
 UNDEFINED_NAME_RULE = "undefined-name"
+
+# Bounds on everything that crosses the boundary into reports, records, journals and prompts
+# (docs/sandbox.md, "Bounded data").  A program chooses what its calls echo back: without
+# these, 300 caught calls with a 1 MB argument made a 300 MB report.
+#: Longest error text kept: a program's exception, a host's refusal, a violation message.
+MAX_ERROR_CHARS = 2000
+#: Longest name or attribute kept in a violation.
+MAX_NAME_CHARS = 200
+#: Longest source line kept in a report.
+MAX_SOURCE_LINE_CHARS = 500
+#: Most violations of each kind (blocking, undefined names) kept in a static report.
+MAX_VIOLATIONS = 50
+#: Arguments or a result whose JSON is longer than this are replaced by a placeholder in
+#: :class:`CallRecord` (the call itself still gets them).
+MAX_RECORDED_BYTES = 64 * 1024
+
+_CLIP_MARKER = " [... {n} characters cut]"
+
+
+def clip_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters, saying how much was cut.
+
+    Args:
+        text: Any text that crosses the sandbox boundary.
+        limit: The most characters to keep, the marker included.
+
+    Returns:
+        ``text`` itself when short enough.
+    """
+    if len(text) <= limit:
+        return text
+    # The marker's count has at most as many digits as len(text): the result fits the limit.
+    keep = max(limit - len(_CLIP_MARKER.format(n=len(text))), 0)
+    return text[:keep] + _CLIP_MARKER.format(n=len(text) - keep)
 
 
 class Violation(BaseModel):

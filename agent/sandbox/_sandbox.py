@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import select
 import signal
@@ -32,10 +33,13 @@ from policywright.agent.sandbox._child import (
     EXIT_PROTOCOL,
 )
 from policywright.agent.sandbox._models import (
+    MAX_RECORDED_BYTES,
+    MAX_SOURCE_LINE_CHARS,
     CallRecord,
     ExecReport,
     ExecStatus,
     SandboxLimits,
+    clip_text,
 )
 from policywright.agent.sandbox._static import check_program
 from policywright.errors import Preempted, ProgramError, SafetyViolation
@@ -47,9 +51,6 @@ _log = logging.getLogger(__name__)
 _ZYGOTE_READY_TIMEOUT: Final = 60.0
 _ZYGOTE_REPLY_TIMEOUT: Final = 10.0
 _REAP_TIMEOUT: Final = 5.0
-# Calls whose JSON is longer than this keep a placeholder in the report instead of the
-# arguments, so that a report stays small even when a program sends large lists.
-_MAX_RECORDED_CALL_BYTES: Final = 64 * 1024
 _TRUNCATION_MARKER: Final = "\n[... output truncated at {n} characters]"
 
 
@@ -279,9 +280,20 @@ class _Session:
         except _Outcome as outcome:
             return self.report(outcome.status, **outcome.fields)
 
+    def check_clocks(self) -> tuple[float, float]:
+        """The time left on both wall clocks; raises the timeout outcome when one is spent."""
+        wall_left = self.limits.wall_seconds - self.child_time
+        total_left = self.started + self.limits.total_wall_seconds - time.monotonic()
+        if wall_left <= 0 or total_left <= 0:
+            raise self.timeout(total=total_left <= 0)
+        return wall_left, total_left
+
     def next_message(self) -> dict[str, Any] | None:
         """The next message, or None at end of stream; enforces the wall clocks."""
         while True:
+            # Checked before every message, buffered ones too: a child that writes many calls
+            # at once must not be served past its limits.
+            wall_left, total_left = self.check_clocks()
             try:
                 message: dict[str, Any] | None = self.reader.pop()
             except ChannelError as exc:
@@ -290,10 +302,6 @@ class _Session:
                 return message
             if self.reader.eof:
                 return None
-            wall_left = self.limits.wall_seconds - self.child_time
-            total_left = self.started + self.limits.total_wall_seconds - time.monotonic()
-            if wall_left <= 0 or total_left <= 0:
-                raise self.timeout(total=total_left <= 0)
             t0 = time.monotonic()
             readable, _, _ = select.select([self.sock], [], [], min(wall_left, total_left))
             self.child_time += time.monotonic() - t0  # only time spent waiting on the child
@@ -359,31 +367,35 @@ class _Session:
             )
         record = self.record(name, args, kwargs, line)
         self.calls.append(record)
+        # Every text the host returns is bounded here, whatever the host: hosts echo their
+        # input in validation errors, and a program chooses that input.
         try:
             value = self.host.call(name, args, kwargs, line)
         except PrimitiveCallError as exc:
-            record.ok, record.error = False, exc.message
-            self.send(
-                {"type": "raise", "id": cid, "error_type": "PrimitiveError", "message": exc.message}
-            )
+            text = clip_text(exc.message)
+            record.ok, record.error = False, text
+            self.send({"type": "raise", "id": cid, "error_type": "PrimitiveError", "message": text})
             return
         except SafetyViolation as exc:
-            record.ok, record.error = False, str(exc)
-            raise _Outcome(
-                "refused", rule=f"safety:{exc.rule}", line=line, message=str(exc)
-            ) from None
+            text = clip_text(str(exc))
+            record.ok, record.error = False, text
+            raise _Outcome("refused", rule=f"safety:{exc.rule}", line=line, message=text) from None
         except Preempted as exc:
-            record.ok, record.error = False, str(exc)
-            raise _Outcome("preempted", line=line, message=str(exc)) from None
+            text = clip_text(str(exc))
+            record.ok, record.error = False, text
+            raise _Outcome("preempted", line=line, message=text) from None
         except Exception as exc:
             _log.exception("primitive host failed on %s()", name)
-            record.ok, record.error = False, f"{type(exc).__name__}: {exc}"
+            text = clip_text(f"{type(exc).__name__}: {exc}")
+            record.ok, record.error = False, text
             raise _Outcome(
                 "error",
                 error_type="InternalError",
                 line=line,
-                message=f"the engine failed while running {name}(): {type(exc).__name__}: {exc}",
+                message=clip_text(f"the engine failed while running {name}(): {text}"),
             ) from None
+        # The time the call took counts on the total clock at once, not at the next message.
+        self.check_clocks()
         try:
             value = to_jsonable(value)
             data = encode({"type": "result", "id": cid, "value": value})
@@ -392,8 +404,18 @@ class _Session:
                 "error",
                 error_type="InternalError",
                 line=line,
-                message=f"{name}() returned a value that cannot be sent: {exc}",
+                message=clip_text(f"{name}() returned a value that cannot be sent: {exc}"),
             ) from None
+        if _has_non_finite(value):
+            # A helper such as normalize_xy([1e308, 1e308]) overflowed: the program must not
+            # compute on inf or NaN, so it gets a catchable error naming the call.
+            text = (
+                f"{name}() gave a non-finite result (NaN or an infinity) for these arguments; "
+                "pass finite values within the workspace"
+            )
+            record.ok, record.error = False, text
+            self.send({"type": "raise", "id": cid, "error_type": "PrimitiveError", "message": text})
+            return
         if len(data) > self.limits.max_message_bytes:
             raise _Outcome(
                 "error",
@@ -401,12 +423,12 @@ class _Session:
                 line=line,
                 message=f"{name}() returned more than {self.limits.max_message_bytes} bytes",
             )
-        record.result = value
+        record.result = value if len(data) <= MAX_RECORDED_BYTES else f"<{len(data)} bytes>"
         self.send_raw(data)
 
     def record(self, name: str, args: list[Any], kwargs: dict[str, Any], line: Any) -> CallRecord:
         size = len(encode({"a": args, "k": kwargs}))
-        if size > _MAX_RECORDED_CALL_BYTES:
+        if size > MAX_RECORDED_BYTES:
             return CallRecord(name=name, args=[f"<{size} bytes of arguments omitted>"], line=line)
         return CallRecord(name=name, args=args, kwargs=kwargs, line=line)
 
@@ -418,6 +440,8 @@ class _Session:
         )
         if not isinstance(error_type, str) or not isinstance(text, str):
             raise self.protocol_error("malformed error message")
+        # The child bounds its own texts, but it runs the program: bound them again here.
+        error_type, text = clip_text(error_type, 100), clip_text(text)
         if not (line is None or (isinstance(line, int) and not isinstance(line, bool))):
             raise self.protocol_error("malformed error line")
         if error_type == "OutputLimitExceeded":
@@ -532,9 +556,7 @@ class _Session:
         line = fields.get("line")
         source_line = None
         if isinstance(line, int) and line >= 1:
-            lines = self.code.splitlines()
-            if line <= len(lines):
-                source_line = lines[line - 1]
+            source_line = _source_line(self.code, line)
         output = "".join(self.output)
         if self.output_truncated:
             output += _TRUNCATION_MARKER.format(n=self.limits.max_output_chars)
@@ -735,4 +757,15 @@ def _source_line(code: str, line: int) -> str | None:
     if line < 1:
         return None
     lines = code.splitlines()
-    return lines[line - 1] if line <= len(lines) else None
+    return clip_text(lines[line - 1], MAX_SOURCE_LINE_CHARS) if line <= len(lines) else None
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a JSON value holds NaN or an infinity anywhere."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    return False

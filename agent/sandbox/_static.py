@@ -14,8 +14,20 @@ import unicodedata
 from collections.abc import Collection, Iterator
 from typing import Final
 
-from policywright.agent.sandbox._facades import BUILTIN_NAMES, FACADE_MEMBERS, FACADE_NAMES
-from policywright.agent.sandbox._models import UNDEFINED_NAME_RULE, StaticReport, Violation
+from policywright.agent.sandbox._facades import (
+    BUILTIN_NAMES,
+    FACADE_MEMBERS,
+    FACADE_NAMES,
+    refused_array_members,
+)
+from policywright.agent.sandbox._models import (
+    MAX_NAME_CHARS,
+    MAX_VIOLATIONS,
+    UNDEFINED_NAME_RULE,
+    StaticReport,
+    Violation,
+    clip_text,
+)
 
 __all__ = ["DEFAULT_MAX_SOURCE_CHARS", "check_program", "check_source"]
 
@@ -157,6 +169,12 @@ FORBIDDEN_ATTRIBUTES: Final[frozenset[str]] = _words("""
     builtins modules format format_map mro setflags flags with_traceback
     """)
 _FORBIDDEN_ATTRIBUTE_PREFIXES: Final = ("gi_", "cr_", "ag_", "f_", "tb_", "co_", "func_", "im_")
+#: Keyword arguments refused in any call: ``refcheck=False`` lets ``resize`` free memory that
+#: live views still point to.
+FORBIDDEN_KEYWORDS: Final[frozenset[str]] = _words("refcheck")
+#: The one underscore name a program may use: the throwaway variable (``for _ in range(3)``).
+#: It is a plain local; ``_x``, dunders and ``._`` attributes stay refused.
+THROWAWAY_NAME: Final = "_"
 
 # Any character of Unicode category "Cf" (format: zero-width, bidi controls, BOM, tags) or one
 # of these invisible fillers.  Bidi controls make the code a reviewer reads differ from the code
@@ -186,7 +204,9 @@ _CODING_RE: Final = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 def _v(rule: str, node: ast.AST | None, message: str, name: str | None = None) -> Violation:
     line = getattr(node, "lineno", 0) if node is not None else 0
     col = getattr(node, "col_offset", 0) if node is not None else 0
-    return Violation(rule=rule, line=line, col=col, message=message, name=name)
+    # A name can be as long as the program: keep what goes back into prompts and reports small.
+    name = clip_text(name, MAX_NAME_CHARS) if name is not None else None
+    return Violation(rule=rule, line=line, col=col, message=clip_text(message), name=name)
 
 
 def check_source(
@@ -301,11 +321,12 @@ class _Checker:
 
     def check_identifier(self, name: str, node: ast.AST) -> bool:
         """Refuse underscore-prefixed and forbidden names; True when refused."""
-        if name.startswith("_"):
+        if name.startswith("_") and name != THROWAWAY_NAME:
             self.add(
                 "dunder",
                 node,
-                f"names starting with '_' are not allowed ('{name}'); rename it",
+                f"names starting with '_' are not allowed ('{name}'); rename it ('_' alone "
+                "is allowed as a throwaway variable)",
                 name,
             )
             return True
@@ -359,15 +380,24 @@ class _Checker:
                 self.check_binding(node.name, node)
             elif isinstance(node, ast.comprehension) and node.is_async:
                 self.add("node-type", node.target, "async comprehensions are not allowed")
-            elif (
-                isinstance(node, ast.keyword) and node.arg is not None and node.arg.startswith("_")
-            ):
-                self.add(
-                    "dunder",
-                    node,
-                    f"keyword arguments starting with '_' are not allowed ('{node.arg}')",
-                    node.arg,
-                )
+            elif isinstance(node, ast.keyword) and node.arg is not None:
+                self.check_keyword(node, node.arg)
+
+    def check_keyword(self, node: ast.keyword, arg: str) -> None:
+        if arg.startswith("_"):
+            self.add(
+                "dunder",
+                node,
+                f"keyword arguments starting with '_' are not allowed ('{arg}')",
+                arg,
+            )
+        elif arg in FORBIDDEN_KEYWORDS:
+            self.add(
+                "forbidden-keyword",
+                node,
+                f"the keyword argument '{arg}=' is not allowed in the sandbox",
+                arg,
+            )
 
     def check_attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
@@ -385,6 +415,25 @@ class _Checker:
                 "forbidden-attribute",
                 node,
                 f"the attribute '.{attr}' is not allowed in the sandbox{hint}",
+                attr,
+            )
+            return
+        if attr in refused_array_members():
+            self.add(
+                "array-member",
+                node,
+                f"the array attribute '.{attr}' is not allowed in the sandbox (it reaches raw "
+                "memory, files or the buffer's layout); use np functions or .copy(), .reshape(), "
+                ".astype(), .tolist() instead",
+                attr,
+            )
+            return
+        if not isinstance(node.ctx, ast.Load):
+            self.add(
+                "attribute-assignment",
+                node,
+                f"assigning to an attribute ('.{attr} = ...') is not allowed in the sandbox; "
+                "build a new value instead (e.g. a = a.reshape(2, 3))",
                 attr,
             )
             return
@@ -410,6 +459,33 @@ class _Checker:
                     "or use an existing name",
                     node.id,
                 )
+
+
+def _bounded(violations: list[Violation]) -> list[Violation]:
+    """At most :data:`MAX_VIOLATIONS` blocking violations and as many undefined names.
+
+    A 20,000-character program can hold thousands of violations; the first ones are enough
+    for a planner to act on.  Each undefined name is kept once (the planner writes them).
+    """
+    blocking = [v for v in violations if v.rule != UNDEFINED_NAME_RULE]
+    first_use: dict[str | None, Violation] = {}
+    for v in violations:
+        if v.rule == UNDEFINED_NAME_RULE:
+            first_use.setdefault(v.name, v)
+    undefined = list(first_use.values())
+    dropped = max(len(blocking) - MAX_VIOLATIONS, 0) + max(len(undefined) - MAX_VIOLATIONS, 0)
+    kept = [*blocking[:MAX_VIOLATIONS], *undefined[:MAX_VIOLATIONS]]
+    kept.sort(key=lambda v: (v.line, v.col))
+    if dropped:
+        kept.append(
+            Violation(
+                rule="too-many-violations",
+                line=0,
+                col=0,
+                message=f"{dropped} more violations are not listed; fix the ones above first",
+            )
+        )
+    return kept
 
 
 def check_program(
@@ -468,4 +544,6 @@ def check_program(
     checker.visit(tree)
     violations = [*checker.violations, *checker.undefined()]
     violations.sort(key=lambda v: (v.line, v.col))
+    if len(violations) > MAX_VIOLATIONS:
+        violations = _bounded(violations)
     return StaticReport(ok=not violations, violations=violations)
