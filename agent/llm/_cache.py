@@ -27,10 +27,21 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 
 
-def cache_key(model_id: str, request: ChatRequest) -> str:
-    """The sha256 hex digest naming the cache entry of ``request`` sent to ``model_id``."""
+def cache_key(model_id: str, request: ChatRequest, variant: str = "") -> str:
+    """The sha256 hex digest naming the cache entry of ``request`` sent to ``model_id``.
+
+    ``variant`` names backend settings that change the reply for the same request (the
+    constrained-decoding form); empty keeps the keys of entries written before it existed.
+    """
+    key: dict[str, object] = {
+        "format": CACHE_FORMAT,
+        "model": model_id,
+        "request": request.model_dump(mode="json"),
+    }
+    if variant:
+        key["variant"] = variant
     canonical = json.dumps(
-        {"format": CACHE_FORMAT, "model": model_id, "request": request.model_dump(mode="json")},
+        key,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -53,9 +64,13 @@ class CachedChatModel:
         misses: Requests passed to the inner model by this instance.
     """
 
-    def __init__(self, inner: ChatModel, cache_dir: Path | str) -> None:
-        """Wrap ``inner``; ``cache_dir`` is created on the first write."""
+    def __init__(self, inner: ChatModel, cache_dir: Path | str, variant: str = "") -> None:
+        """Wrap ``inner``; ``cache_dir`` is created on the first write.
+
+        ``variant``: see :func:`cache_key`.
+        """
         self.inner = inner
+        self.variant = variant
         self.cache_dir = Path(cache_dir)
         self.id = inner.id
         self.vision = inner.vision
@@ -64,7 +79,7 @@ class CachedChatModel:
 
     def path_for(self, request: ChatRequest) -> Path:
         """Where the entry of ``request`` lives (two-level fan-out keeps folders small)."""
-        key = cache_key(self.id, request)
+        key = cache_key(self.id, request, self.variant)
         return self.cache_dir / key[:2] / f"{key}.json"
 
     def _load(self, path: Path) -> ChatReply | None:

@@ -20,15 +20,29 @@ import json
 from typing import Any, Final, Literal
 
 __all__ = [
+    "AUTO_FORM",
     "PROGRAM_GRAMMAR",
     "PROGRAM_SCHEMA",
     "ConstrainMode",
     "program_text",
+    "resolved_form",
 ]
 
 #: How an OpenAI-compatible server constrains a planner reply ("auto": the measured best
 #: form for llama.cpp's server; "off": not at all, the prompt alone asks for the shape).
 ConstrainMode = Literal["auto", "grammar", "json", "vllm", "ollama", "off"]
+
+#: What "auto" means for an OpenAI-compatible server. Measured with the local 1.5B model
+#: (BENCHMARKS.md, "Replies that always parse"): both forms always parse, but under the JSON
+#: form the model's repair replies degenerated (the command as the program, JavaScript in the
+#: check), while under the grammar it writes Python the way the prompt shows it.
+AUTO_FORM: Final = "grammar"
+
+
+def resolved_form(mode: str) -> str:
+    """The constraint form a mode stands for ("auto" -> :data:`AUTO_FORM`)."""
+    return AUTO_FORM if mode == "auto" else mode
+
 
 # Code lines may hold anything but a backtick (so a fence can only close the block) and must
 # end with a newline; at least one line per block. The info strings are the ones the prompt

@@ -163,5 +163,10 @@ def make_chat_model(
 
         chat_model = HFChatModel(model, settings=resolved)
     if resolved.cache_dir is not None:
-        return CachedChatModel(chat_model, resolved.cache_dir)
+        from policywright.agent.llm._constrain import resolved_form
+
+        form = resolved_form(resolved.constrained)
+        # A request answered under one constraint form is not the answer under another.
+        variant = "" if form == "off" else f"constrained={form}"
+        return CachedChatModel(chat_model, resolved.cache_dir, variant)
     return chat_model

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from policywright.agent.llm._base import ChatReply, ChatRequest, ImagePart, TextPart, Usage
-from policywright.agent.llm._constrain import PROGRAM_GRAMMAR, PROGRAM_SCHEMA
+from policywright.agent.llm._constrain import PROGRAM_GRAMMAR, PROGRAM_SCHEMA, resolved_form
 from policywright.agent.llm._retry import Target, call_with_retries, classify_sdk_error
 from policywright.agent.llm._settings import LLMSettings, estimate_cost, price_for, require_api_key
 from policywright.agent.llm._settings import resolve_api_key as _resolve_key
@@ -181,8 +181,8 @@ class OpenAIChatModel:
         if self._official:
             schema = {"name": "program", "schema": PROGRAM_SCHEMA, "strict": True}
             return {"response_format": {"type": "json_schema", "json_schema": schema}}
-        mode = self._constrain
-        if mode in ("auto", "grammar"):
+        mode = resolved_form(self._constrain)
+        if mode == "grammar":
             # llama.cpp's server: a per-request GBNF grammar (not typed by the SDK).
             return {"extra_body": {"grammar": PROGRAM_GRAMMAR}}
         if mode == "json":

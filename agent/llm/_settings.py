@@ -122,9 +122,9 @@ class LLMSettings(BaseModel):
         constrained: How planner replies are constrained on OpenAI-compatible servers:
             "grammar" (llama.cpp GBNF over the two fenced blocks), "json" (llama.cpp JSON
             schema), "vllm" (structured outputs grammar), "ollama" (``format`` JSON schema),
-            "off", or "auto" (the form measured best with llama.cpp; a server that rejects it
-            is asked again without, once, and the log says so). OpenAI and Anthropic always
-            use their JSON-schema structured output unless "off".
+            "off", or "auto" (the form measured best with llama.cpp: "grammar"; a server
+            that rejects it is asked again without, once, and the log says so). OpenAI and
+            Anthropic always use their JSON-schema structured output unless "off".
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from policywright.agent.llm._constrain import program_text
 from policywright.errors import ModelReplyError
@@ -257,7 +257,11 @@ def extract_program(
         )
     # A constrained JSON reply ({"policy": ..., "check": ...}) reads as the two blocks.
     text = program_text(text)
-    blocks = [b for b in code_blocks(text) if b.is_python and b.code.strip()]
+    blocks = [
+        replace(b, code=_unnumbered(b.code))
+        for b in code_blocks(text)
+        if b.is_python and b.code.strip()
+    ]
     if not blocks:
         raise ModelReplyError(
             "no code block in the reply: answer with a ```python block (the policy) and a "
@@ -298,6 +302,21 @@ def extract_program(
             "the check program never calls verdict(success, reason); end it with exactly one call"
         )
     return ExtractedProgram(code=_called(block_text(policy)), check_code=_called(block_text(check)))
+
+
+_NUMBER_PREFIX = re.compile(r"^[ \t]*\d+ \|(?: |$)")
+
+
+def _unnumbered(code: str) -> str:
+    """``code`` without the repair prompt's line numbers ("  3 | x = 1"), when every line has one.
+
+    A small model often copies the numbered listing of its previous attempt verbatim.
+    """
+    lines = code.split("\n")
+    filled = [line for line in lines if line.strip()]
+    if not filled or not all(_NUMBER_PREFIX.match(line) for line in filled):
+        return code
+    return "\n".join(_NUMBER_PREFIX.sub("", line) for line in lines)
 
 
 def _called(code: str) -> str:

@@ -209,3 +209,24 @@ def test_unusable_check_and_a_self_judging_policy_are_handled():
     assert program.code == "put_first_on_second('red block', 'blue bowl')\n"
     assert "move_ee_to" not in program.check_code and "is_on(block, bowl)" in program.check_code
     assert "check=offline:memory#" in program.provenance
+
+
+def test_line_numbers_copied_from_the_repair_prompt_are_removed() -> None:
+    reply = (
+        "```python\n 1 | for b in get_obj_names():\n 2 |     say(b)\n 3 |\n```\n"
+        '```python check\n1 | verdict(True, "ok")\n```'
+    )
+    out = extract_program(reply)
+    assert out.code == "for b in get_obj_names():\n    say(b)\n"
+    assert out.check_code == 'verdict(True, "ok")\n'
+
+
+def test_a_line_that_merely_starts_with_a_number_is_kept() -> None:
+    reply = '```python\nx = 3 | 4\nsay(str(x))\n```\n```python check\nverdict(True, "ok")\n```'
+    assert extract_program(reply).code.startswith("x = 3 | 4")
+
+
+def test_a_json_reply_reads_as_the_two_programs() -> None:
+    reply = '{"policy": "say(\\"hi\\")", "check": "verdict(True, \\"ok\\")"}'
+    out = extract_program(reply)
+    assert out.code == 'say("hi")\n' and out.check_code == 'verdict(True, "ok")\n'
