@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,7 +36,34 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rich markup ate bracketed text ("extra [web]", "[llm_settings]"), its option
+    # tables split words mid-word at 80 columns, and every flag read "<bool>".
+    rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("policywright")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            number = "unknown (not installed)"
+        typer.echo(f"policywright {number}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main_options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """An LLM or the offline planner writes robot policy code; it runs sandboxed in PyBullet."""
 
 
 def _add_subcommands() -> None:
@@ -52,11 +80,67 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+VERBOSE_HELP = "Log what the engine does (info level) to stderr."
+
+
 def _fmt_args(event: dict[str, Any]) -> str:
     parts = [json.dumps(a) for a in event.get("args", [])]
     parts += [f"{k}={json.dumps(v)}" for k, v in event.get("kwargs", {}).items()]
     text = ", ".join(parts)
-    return text if len(text) < 120 else text[:117] + "..."
+    return text if len(text) < 120 else text[:117] + "... (cut)"
+
+
+def _code(code: str) -> Syntax:
+    # word_wrap: a program line is never cut at the panel's edge (this output is for review).
+    return Syntax(code, "python", line_numbers=True, word_wrap=True)
+
+
+def parse_objects(objects: str | None) -> list[str] | None:
+    """The ``--objects`` list; None when the option was not given.
+
+    Raises:
+        UserError: the option was given but names nothing (``--objects ,,,``).
+    """
+    if objects is None:
+        return None
+    names = [n.strip() for n in objects.split(",") if n.strip()]
+    if not names:
+        raise UserError(
+            f"--objects {objects!r} names no object: give a comma-separated list such as "
+            '"red block, blue bowl", or leave the option out for a sampled scene'
+        )
+    return names
+
+
+def state_dir_flag(state_dir: Path | None) -> str:
+    """`` --state-dir DIR`` for a copy-paste hint when one was given, else ""."""
+    if state_dir is None:
+        return ""
+    import shlex
+
+    return f" --state-dir {shlex.quote(str(state_dir))}"
+
+
+def check_writable(path: Path, option: str) -> None:
+    """Fail before any work when an output file cannot be written (``--record``, ``--image``).
+
+    Raises:
+        UserError: the folder cannot be created or the file cannot be opened for writing.
+    """
+    existed = path.exists()
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(f"{str(path)!r} is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"{option} {str(path)!r} cannot be written ({exc.strerror or exc}): choose another "
+            "path; nothing was run"
+        ) from exc
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 class _Printer:
@@ -82,10 +166,8 @@ class _Printer:
 
     def on_program(self, e: dict[str, Any]) -> None:
         title = f"attempt {e['attempt']}: program ({e['provenance']})"
-        self.out.print(Panel(Syntax(e["code"], "python", line_numbers=True), title=title))
-        self.out.print(
-            Panel(Syntax(e["check_code"], "python", line_numbers=True), title="check program")
-        )
+        self.out.print(Panel(_code(e["code"]), title=title))
+        self.out.print(Panel(_code(e["check_code"]), title="check program"))
 
     def on_plan_failed(self, e: dict[str, Any]) -> None:
         self.out.print(f"[red]planner: {e['error']}[/red]")
@@ -119,12 +201,17 @@ class _Printer:
         self.out.print(f"[bold]executing attempt {e['attempt']} on the robot[/bold]")
 
     def on_call(self, e: dict[str, Any]) -> None:
-        mark = "[green]✓[/green]" if e.get("ok") else "[red]✗[/red]"
-        tail = json.dumps(e.get("result")) if e.get("ok") else e.get("error", "")
-        tail = tail if len(tail) < 100 else tail[:97] + "..."
+        if e.get("ok"):
+            mark, tail = "[green]✓[/green]", " -> " + json.dumps(e.get("result"))
+        elif e.get("preempted"):
+            mark, tail = "[yellow]‖[/yellow]", f": {e['preempted']}"
+        else:  # a failed call has no result: say why, never "-> " with nothing after it
+            mark, tail = "[red]✗[/red]", f" failed: {e.get('error') or 'no reason given'}"
+        tail = tail if len(tail) < 100 else tail[:93] + "... (cut)"
+        # The clock the call ended at (cumulative), not the call's own duration.
         self.out.print(
-            f"  {mark} line {e['line']:>3}  {e['name']}({_fmt_args(e)}) -> {tail}"
-            f"  [dim](sim {e.get('sim_time', 0.0):.1f} s)[/dim]"
+            f"  {mark} line {e['line']:>3}  {escape(e['name'])}({escape(_fmt_args(e))})"
+            f"{escape(tail)}  [dim](sim clock {e.get('sim_time', 0.0):.1f} s)[/dim]"
         )
 
     def on_say(self, e: dict[str, Any]) -> None:
@@ -259,7 +346,7 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
     gui: Annotated[bool, typer.Option(help="Open a PyBullet window.")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help=VERBOSE_HELP)] = False,
 ) -> None:
     """Plan, check, execute and verify one command in a simulated world."""
     _setup_logging(verbose)
@@ -282,10 +369,14 @@ def run(
         "candidates": candidates,
         "rehearsal_budget": rehearsal_budget,
     }
+    names = parse_objects(objects)
+    # Output paths are checked before the task: a failure after the robot moved loses a run.
+    for path, option in ((record, "--record"), (image, "--image")):
+        if path is not None:
+            check_writable(path, option)
     config = load_config(config_file, overrides=overrides)
     if cache is not None:
         config = config.with_response_cache(cache)
-    names = [n.strip() for n in objects.split(",") if n.strip()] if objects else None
     world = make_world(
         world_kind,
         command,
@@ -302,7 +393,7 @@ def run(
         raise UserError(f"--record is only available in the tabletop world, not {world.kind!r}")
     with contextlib.closing(world), Engine(world, config) as eng:
         if record is not None and recorder is not None:
-            recorder()
+            recorder(width=320, height=240)  # 160x120 was too small to see a block
         printer = _Printer(out) if not as_json else None
         result = eng.run(command, thread_id=thread, session=session, on_event=printer)
         run_dir = config.runs_dir / result.thread_id
@@ -318,11 +409,13 @@ def run(
             record.parent.mkdir(parents=True, exist_ok=True)
             save_gif(frames, record)
             result.gif = str(record)
-    _print_result(result, out, as_json)
+    _print_result(result, out, as_json, state_dir=state_dir)
     raise typer.Exit(result.exit_code)
 
 
-def _print_result(result: Any, out: Console, as_json: bool) -> None:
+def _print_result(
+    result: Any, out: Console, as_json: bool, *, state_dir: Path | None = None
+) -> None:
     if as_json:
         console.print_json(result.model_dump_json())
         return
@@ -345,7 +438,8 @@ def _print_result(result: Any, out: Console, as_json: bool) -> None:
         waiting = (
             f"\n\n[bold]{escape(str(result.question.get('question', '')))}[/bold]"
             + (f"\noptions: {', '.join(options)}" if options else "")
-            + f'\nanswer with: policywright resume {result.thread_id} --answer "..."'
+            + f"\nanswer with: policywright resume {result.thread_id}"
+            + f'{escape(state_dir_flag(state_dir))} --answer "..."'
         )
     body = (
         f"{escape(result.reason)}\n\nthread {result.thread_id} · {len(result.attempts)} attempt(s)"
@@ -390,7 +484,7 @@ def resume(
         typer.Option("--config", help="A TOML settings file (default: $POLICYWRIGHT_CONFIG)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help=VERBOSE_HELP)] = False,
 ) -> None:
     """Continue a task: after a crash (kill -9), or answer the question it waits on.
 
@@ -403,13 +497,40 @@ def resume(
 
     out = err_console if as_json else console
     config = load_config(config_file, overrides={"state_dir": state_dir, "llm": llm})
+    _exit_if_finished(config, thread, out, as_json, state_dir)
     world = resume_world(config, thread)
     with contextlib.closing(world), Engine(world, config) as eng:
         printer = _Printer(out) if not as_json else None
         result = eng.resume(thread, answer, on_event=printer)
         _final_image(world, config, result, None)
-    _print_result(result, out, as_json)
+    _print_result(result, out, as_json, state_dir=state_dir)
     raise typer.Exit(result.exit_code)
+
+
+def _exit_if_finished(
+    config: Any, thread: str, out: Console, as_json: bool, state_dir: Path | None
+) -> None:
+    """A finished thread has nothing to resume: say how it ended and exit 0 or 1, not 2.
+
+    Nothing is wrong with the command (the user need not act); the exit code is the task's.
+    """
+    from policywright._private.threads import thread_history
+
+    report = thread_history(config, thread)
+    if not report.finished:
+        return
+    code = EXIT_OK if report.status == "succeeded" else EXIT_FAILED
+    if as_json:
+        console.print_json(
+            json.dumps({"thread_id": thread, "status": report.status, "finished": True})
+        )
+    else:
+        out.print(
+            f"thread {escape(thread)} has already finished ({escape(report.status)}): "
+            "nothing to resume. See it with: policywright history "
+            f"{escape(thread)}{escape(state_dir_flag(state_dir))}"
+        )
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -435,7 +556,8 @@ def history(
             console.print_json(json.dumps({"thread_id": new_id}))
         else:
             console.print(f"forked {thread} at step {fork} into [bold]{new_id}[/bold]")
-            console.print(f"continue it with: policywright resume {new_id}")
+            flag = escape(state_dir_flag(state_dir))
+            console.print(f"continue it with: policywright resume {new_id}{flag}")
         return
     report = thread_history(config, thread)
     if as_json:
@@ -444,17 +566,22 @@ def history(
     table = Table(
         title=f"thread {thread}: {report.command!r} ({report.status})", title_justify="left"
     )
-    for col in ("step", "ran", "next", "summary"):
-        table.add_column(col)
+    # Two narrow columns and one that wraps at words: readable at 80 columns.
+    table.add_column("step", justify="right", no_wrap=True)
+    table.add_column("ran -> next", no_wrap=True)
+    table.add_column("summary", overflow="fold", ratio=1)
     for st in report.steps:
-        table.add_row(str(st.step), st.node, ", ".join(st.next) or "-", escape(st.summary))
+        if st.node in ("input", "__start__"):
+            continue  # LangGraph's own entry steps, not something the task did
+        hop = f"{st.node} -> {', '.join(st.next) or 'end'}"
+        table.add_row(str(st.step), hop, escape(st.summary))
     console.print(table)
     for att in report.attempts:
         prog = att.get("program", {})
         verdict = att.get("verdict") or {}
         title = f"attempt {att.get('attempt')}: {att.get('outcome', '?')}"
         if prog.get("code"):
-            console.print(Panel(Syntax(prog["code"], "python", line_numbers=True), title=title))
+            console.print(Panel(_code(prog["code"]), title=title))
         if verdict:
             console.print(
                 f"  verdict: {'yes' if verdict.get('success') else 'no'}: "
@@ -499,18 +626,44 @@ def primitives(
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+def _import_pybullet_quietly() -> None:
+    """Import pybullet with stderr closed: its C code prints "pybullet build time: ..." there.
+
+    That line is noise on every command (and looks like a warning); nothing else is said on
+    stderr at import time.
+    """
+    if "pybullet" in sys.modules:
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        return
+    try:
+        with open(os.devnull, "w", encoding="utf-8") as null:
+            sys.stderr.flush()
+            os.dup2(null.fileno(), 2)
+            with contextlib.suppress(ImportError):  # reported where a world is built
+                import pybullet  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main() -> None:
     """Entry point: run the app and map errors to the documented exit codes."""
+    _import_pybullet_quietly()
     try:
         # Non-standalone click returns the exit code of typer.Exit instead of raising it.
         code = app(standalone_mode=False)
     except typer.Exit as exc:
         code = exc.exit_code
     except UserError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(EXIT_USER)
     except PolicywrightError as exc:
-        err_console.print(f"[red]error ({exc.actor} must act):[/red] {escape(str(exc))}")
+        err_console.print(
+            f"[red]error ({exc.actor} must act):[/red] {escape(str(exc))}", soft_wrap=True
+        )
         sys.exit(EXIT_BUG if exc.actor == "us" else EXIT_FAILED)
     except typer.Abort:
         sys.exit(130)

@@ -204,6 +204,42 @@ def mentioned_objects(command: str) -> list[str]:
     return seen
 
 
+#: Words after a colour that do not name an object ("the red one", "red and blue blocks").
+_NOT_OBJECTS = frozenset(
+    {
+        *("one", "ones", "and", "or", "then", "to", "in", "into", "on", "onto", "of", "with"),
+        *("from", "at", "by", "side", "sides", "corner", "corners", "edge", "area", "part"),
+        *("end", "half", "colour", "color", "colours", "colors", "thing", "things", "object"),
+        *("objects", "item", "items", "stuff", "is", "are", "it", "instead", "too"),
+    }
+)
+_COLOUR_NOUN = re.compile(r"\b(" + "|".join(COLORS) + r")\s+([a-z]+)\b", re.IGNORECASE)
+
+
+def unknown_mentions(command: str, names: Sequence[str]) -> list[str]:
+    """The "<colour> <thing>" phrases of ``command`` that name no object of ``names``, in order.
+
+    "the purple elephant" with no purple elephant, "the red block" when only a blue one is
+    there; plurals ("the red blocks") and numbered names ("red block 2") count as present.
+    """
+    present = [" ".join(n.lower().split()) for n in names]
+    out: list[str] = []
+    for colour, noun in _COLOUR_NOUN.findall(command):
+        noun = noun.lower()
+        if noun in _NOT_OBJECTS:
+            continue
+        forms = {noun, noun.removesuffix("s"), noun.removesuffix("es")}
+        if forms & {"cube"}:
+            forms.add("block")  # "cube" is read as block everywhere
+        wanted = [f"{colour.lower()} {w}" for w in forms]
+        if any(n == w or n.startswith(w + " ") for n in present for w in wanted):
+            continue
+        phrase = f"{colour.lower()} {noun}"
+        if phrase not in out:
+            out.append(phrase)
+    return out
+
+
 def scene_for_command(
     command: str,
     *,
@@ -220,8 +256,25 @@ def scene_for_command(
         UserError: the file or the object list is invalid.
     """
     if scene_file is not None:
+        import pydantic
+        import yaml
+
         try:
             return SceneSpec.from_yaml(scene_file)
+        except yaml.YAMLError as exc:
+            # One line naming the file and the line, not the parser's traceback.
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{scene_file}:{mark.line + 1}" if mark is not None else str(scene_file)
+            what = str(getattr(exc, "problem", None) or exc).strip()
+            context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            if context and start is not None:
+                what += f" ({context} started at line {start.line + 1})"
+            raise UserError(f"{where}: not valid YAML: {what}") from exc
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in e['loc']) or 'scene'}: {e['msg']}" for e in exc.errors()
+            )
+            raise UserError(f"{scene_file}: not a valid scene: {problems}") from exc
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot load scene file {str(scene_file)!r}: {exc}") from exc
     required = list(objects) if objects else mentioned_objects(command)
@@ -509,6 +562,15 @@ class Engine:
         if len(command) > MAX_COMMAND_CHARS:
             raise UserError(f"the command is longer than {MAX_COMMAND_CHARS} characters")
         command = " ".join(command.split())
+        self.prim.invalidate()
+        scene_names = sorted(self.prim.detections())
+        missing = unknown_mentions(command, scene_names)
+        if missing:
+            # Said before any planning, in the person's words (not the planner's templates).
+            raise UserError(
+                f"there is no {' and no '.join(missing)} here; "
+                f"the scene has: {', '.join(scene_names)}"
+            )
         history: list[dict[str, Any]] = []
         if session is not None:
             if not _SESSION_NAME.fullmatch(session):
@@ -523,9 +585,14 @@ class Engine:
                     f"thread id {thread_id!r} must be 1-64 letters, digits, '-', '_' or '.'"
                 )
             if self.journal.thread(thread_id) is not None or self._values(thread_id):
+                from policywright.config import default_state_dir
+
+                # A hint to copy: it needs the folder when it is not the default one.
+                folder = self.config.state_dir
+                flag = "" if folder == default_state_dir() else f" --state-dir {folder}"
                 raise UserError(
                     f"thread {thread_id!r} already exists: resume it (policywright resume "
-                    f"{thread_id}), correct it, or choose a new id"
+                    f"{thread_id}{flag}), correct it, or choose a new id"
                 )
         thread_id = thread_id or uuid.uuid4().hex[:12]
         inputs: TaskState = {
@@ -613,8 +680,13 @@ class Engine:
         session: str | None = None,
         command: str | None = None,
         pending: list[PendingCorrection] | None = None,
+        entry: str = "run",
     ) -> TaskResult:
         """Stream the graph on ``thread_id`` until it ends or waits.
+
+        ``entry`` ("run", "answer", "resume", "correction") is kept in the metadata of every
+        checkpoint this drive writes, so ``history`` can show where a person answered, a
+        correction came in, or a task was resumed after a crash.
 
         Corrections that arrive after the program's last call are applied to the finished
         task before returning, so none is lost.
@@ -624,7 +696,8 @@ class Engine:
         try:
             initial = _poses(self.world)
             start_sim = self.world.sim_time
-            cfg = self._cfg(thread_id)
+            meta = {"entry": entry, "drive": uuid.uuid4().hex[:8]}
+            cfg: RunnableConfig = {**self._cfg(thread_id), "metadata": meta}
             self.channel.open(thread_id, pending)
             try:
                 while True:
@@ -647,6 +720,9 @@ class Engine:
                     inputs = {"pending": [p.model_dump(mode="json") for p in left]}
             finally:
                 self.channel.close()
+            if not self.graph.get_state(cfg).interrupts:
+                # The task ended: its twin is rebuilt from perception if it is corrected later.
+                self.twins.drop(thread_id)
             return self._result(
                 thread_id, session=session, command=command, initial=initial, start_sim=start_sim
             )
@@ -759,7 +835,8 @@ class Engine:
                 )
             inputs = Command(resume=str(answer))
         self.journal.thread_started(thread_id, str(snap.values.get("command", "")), None)
-        result = self._drive(inputs, thread_id, on_event, pending=pending)
+        entry = "answer" if snap.interrupts else "resume"
+        result = self._drive(inputs, thread_id, on_event, pending=pending, entry=entry)
         self._record_turn(thread_id, result)
         return result
 
@@ -793,7 +870,7 @@ class Engine:
         seq = self.journal.add_correction(thread_id, correction.text)
         pending = [PendingCorrection(seq=seq, correction=correction).model_dump(mode="json")]
         self.journal.thread_started(thread_id, str(snap.values.get("command", "")), None)
-        result = self._drive({"pending": pending}, thread_id, on_event)
+        result = self._drive({"pending": pending}, thread_id, on_event, entry="correction")
         self._record_turn(thread_id, result)
         return result
 

@@ -75,6 +75,7 @@ eval_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, as the main app (bracketed text stays)
 )
 
 
@@ -318,7 +319,10 @@ def run_eval(
         bool, typer.Option("--report/--no-report", help="Write report.md/.html at the end.")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object only.")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("-v", "--verbose", help="Log what each episode does (info level) to stderr."),
+    ] = False,
 ) -> None:
     """Run (or resume) an evaluation: SUITE is a suite id, 'all', a YAML file or a run folder."""
     from policywright.evals._rundir import load_run, read_manifest

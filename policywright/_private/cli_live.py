@@ -38,7 +38,9 @@ def _engine(
             "rehearse": rehearse,
         },
     )
-    names = [n.strip() for n in objects.split(",") if n.strip()] if objects else None
+    from policywright.cli import parse_objects
+
+    names = parse_objects(objects)
     world = make_world(world_kind, "", seed=config.seed, objects=names, config=config)
     return world, Engine(world, config)
 
@@ -225,11 +227,11 @@ def register(app: typer.Typer) -> None:
         host: Annotated[
             str, typer.Option(help="Address to bind (loopback by default).")
         ] = "127.0.0.1",
-        port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+        port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")] = 8765,
         world_kind: Annotated[
             str, typer.Option("--world", help="tabletop, floor or mobile.")
         ] = "tabletop",
-        seed: Annotated[int, typer.Option(min=0)] = 0,
+        seed: Annotated[int, typer.Option(min=0, help="Seed of the sampled scene.")] = 0,
         objects: Annotated[
             str | None, typer.Option(help='Objects, e.g. "red block, blue bowl".')
         ] = None,

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from policywright.errors import MissingExtraError, PolicywrightError, UserError
@@ -20,7 +22,11 @@ from policywright.errors import MissingExtraError, PolicywrightError, UserError
 if TYPE_CHECKING:
     from policywright.skills import SkillEvalReport, SkillInfo, SkillRegistry
 
-skills_app = typer.Typer(help="List, train and evaluate skills.", no_args_is_help=True)
+skills_app = typer.Typer(
+    help="List, train and evaluate skills.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as the main app ("[train] extra" stays readable)
+)
 
 logger = logging.getLogger(__name__)
 console = Console(highlight=False)
@@ -74,13 +80,24 @@ def list_skills(
     if as_json:
         console.print_json(json.dumps({"skills": rows, "broken": broken}))
         return
-    table = Table(title="skills", title_justify="left")
-    for col in ("id", "family", "world", "kind", "weights", "summary"):
-        table.add_column(col, overflow="fold", no_wrap=col != "summary")
-    for r in rows:
-        weights = _weights_text(r["weights"], r["kind"] == "learned")
-        table.add_row(r["id"], r["family"], r["world"], r["kind"], weights, r["summary"])
-    console.print(table)
+    if console.width < 120:
+        # Too narrow for six columns (the summary broke mid-word): one entry per block.
+        console.print("[bold]skills[/bold]")
+        for r in rows:
+            weights = _weights_text(r["weights"], r["kind"] == "learned")
+            console.print(
+                f"[bold]{escape(r['id'])}[/bold]  {r['family']} · {r['world']} · {r['kind']}"
+                f" · weights {weights}"
+            )
+            console.print(Padding(escape(r["summary"]), (0, 0, 0, 4)))
+    else:
+        table = Table(title="skills", title_justify="left")
+        for col in ("id", "family", "world", "kind", "weights", "summary"):
+            table.add_column(col, no_wrap=col != "summary", ratio=1 if col == "summary" else None)
+        for r in rows:
+            weights = _weights_text(r["weights"], r["kind"] == "learned")
+            table.add_row(r["id"], r["family"], r["world"], r["kind"], weights, r["summary"])
+        console.print(table)
     for line in broken:
         err_console.print(f"[yellow]skipped a broken plugin:[/yellow] {line}")
 
@@ -137,6 +154,22 @@ def _row(report: SkillEvalReport) -> dict[str, Any]:
     return row
 
 
+def _count_note(row: dict[str, Any], trials: int) -> str:
+    """Why a variant ran more trials than asked (``--trials 3`` read "6/6" unexplained)."""
+    done = row.get("trials")
+    if not isinstance(done, int) or done == trials:
+        return ""
+    details = row.get("details") or {}
+    splits = sorted(k.removesuffix("_successes") for k in details if k.endswith("_successes"))
+    per = details.get("trials_per_split", trials)
+    if splits:
+        return (
+            f"{row['skill_id']}: {per} trials on each of {len(splits)} splits "
+            f"({', '.join(splits)}) = {done}"
+        )
+    return f"{row['skill_id']}: ran {done} trials for --trials {trials}"
+
+
 @skills_app.command("eval")
 def eval_skill(
     name: Annotated[str, typer.Argument(help="A skill id (grasp/learned-v1) or a family (grasp).")],
@@ -172,7 +205,9 @@ def eval_skill(
         return
     table = Table(title=f"{primary.family} skills: {trials} seeded trials from seed {seed}")
     units = sorted({r["precision_unit"] for r in rows if r.get("precision_unit")})
-    table.caption = "precision: " + "; ".join(units) if units else None
+    notes = ["precision: " + "; ".join(units)] if units else []
+    notes += sorted({n for r in rows if (n := _count_note(r, trials))})
+    table.caption = "\n".join(notes) or None
     width = max(len(r["skill_id"]) for r in rows)
     table.add_column("id", no_wrap=True, min_width=width)
     table.add_column("kind", no_wrap=True)

@@ -28,14 +28,17 @@ class ThreadReport(BaseModel):
     corrections: list[dict[str, Any]] = Field(default_factory=list)
     pending_corrections: list[str] = Field(default_factory=list)
     calls: list[str] = Field(default_factory=list)
+    #: No step is left to run: ``resume`` has nothing to do.
+    finished: bool = False
 
 
 def _summary(values: dict[str, Any]) -> str:
     parts = [f"attempt {values.get('attempt', 0)}", str(values.get("status", "-"))]
     program = values.get("program", {}).get("code")
     if program:
-        first = str(program).strip().splitlines()[0]
-        parts.append(f"program: {first[:60]}")
+        # Not the first line (a "def helper():" says nothing): the full program is below.
+        n_lines = len(str(program).strip().splitlines())
+        parts.append(f"program of {n_lines} line(s)")
     verdict = values.get("verdict")
     if verdict:
         parts.append(f"verdict: {'yes' if verdict.get('success') else 'no'}")
@@ -45,21 +48,40 @@ def _summary(values: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+#: What a change of a checkpoint's ``entry`` metadata means (see ``Engine._drive``).
+_ENTRIES = {
+    "answer": "your answer came in",
+    "correction": "your correction came in",
+    "resume": "resumed after an interruption (the process ended mid-task: a crash or a kill)",
+    "run": "started",
+}
+
+
 def steps_of(graph: Any, thread_id: str) -> list[tuple[HistoryStep, Any]]:
     """The checkpoints of a thread, oldest first, each with the node that produced it."""
     snaps = list(graph.get_state_history({"configurable": {"thread_id": thread_id}}))
     snaps.reverse()
     out = []
     ran = "input"
+    drive = None
     for snap in snaps:
         meta = snap.metadata or {}
+        summary = _summary(snap.values)
+        if meta.get("drive") is not None and meta.get("drive") != drive:
+            if drive is not None:
+                # The first checkpoint of a later drive: how the person (or a crash) got here.
+                summary = f"{_ENTRIES.get(str(meta.get('entry')), 'continued')}; {summary}"
+            drive = meta.get("drive")
+        asked = [i.value for t in snap.tasks for i in t.interrupts]
+        if asked and isinstance(asked[0], dict):
+            summary += f"; waits for you: {asked[0].get('question', '')}"
         out.append(
             (
                 HistoryStep(
                     step=int(meta.get("step", -1)),
                     node=ran,
                     next=list(snap.next),
-                    summary=_summary(snap.values),
+                    summary=summary,
                     checkpoint_id=str(snap.config["configurable"].get("checkpoint_id", "")),
                 ),
                 snap,
@@ -124,6 +146,7 @@ def thread_history(config: EngineConfig, thread_id: str) -> ThreadReport:
             corrections=[dict(c) for c in values.get("corrections", [])],
             pending_corrections=pending,
             calls=calls,
+            finished=not history[-1][1].tasks,
         )
     finally:
         saver.conn.close()
