@@ -31,18 +31,25 @@ from policywright.agent.sandbox._facades import (
     build_builtins,
     build_facades,
 )
+from policywright.agent.sandbox._kernel import (
+    KernelPlan,
+    apply_in_child,
+    apply_seccomp,
+    prepare,
+    strict_gaps,
+)
 from policywright.agent.sandbox._models import clip_text
 
 __all__ = [
     "CHANNEL_FD",
     "EXIT_INTERNAL",
+    "EXIT_ISOLATION",
     "EXIT_MEMORY",
     "EXIT_OUTPUT",
     "EXIT_PROTOCOL",
     "PROGRAM_FILENAME",
     "child_main",
     "isolate",
-    "unshare_network",
 ]
 
 PROGRAM_FILENAME: Final = "<program>"
@@ -55,9 +62,8 @@ EXIT_MEMORY: Final = 3
 EXIT_OUTPUT: Final = 4
 EXIT_PROTOCOL: Final = 5
 EXIT_INTERNAL: Final = 6
+EXIT_ISOLATION: Final = 7
 
-_NOBODY: Final = 65534
-_CLONE_NEWNET: Final = 0x40000000
 _PR_SET_PDEATHSIG: Final = 1
 _OUTPUT_FLUSH_CHARS: Final = 4096
 # Python's own message tells the program to call sys.set_int_max_str_digits(), which it
@@ -68,20 +74,6 @@ _INT_DIGITS_HINT: Final = (
 )
 
 
-def unshare_network() -> bool:
-    """Move this process into a new, empty network namespace (needs CAP_SYS_ADMIN).
-
-    Returns:
-        True on success; False where the OS does not allow it (then only RLIMIT_NOFILE keeps
-        the program from opening sockets).
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.unshare(_CLONE_NEWNET)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
 def _set_pdeathsig() -> None:
     # Die with the zygote: if it is killed, nobody is left to reap or kill this child.
     with contextlib.suppress(OSError, AttributeError):
@@ -89,38 +81,61 @@ def _set_pdeathsig() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def isolate(channel_fd: int, workdir: str, *, unshare: bool, parent_pid: int | None) -> None:
+def isolate(
+    channel_fd: int, workdir: str, *, plan: KernelPlan | None, parent_pid: int | None
+) -> KernelPlan:
     """Cut the process off from the engine before any untrusted code runs.
+
+    The kernel layers (``_kernel.py``) apply here, in an order that matters: the uid change
+    and Landlock need descriptors and rights that seccomp then takes away, and the resource
+    limits come later still (:func:`run_program`), after everything that opens files or maps
+    memory.
 
     Args:
         channel_fd: The socket to the parent; it is moved to :data:`CHANNEL_FD`.
         workdir: An empty, read-only directory to run in.
-        unshare: Try to enter a new network namespace (cold children; warm children inherit
-            the zygote's).
+        plan: The zygote's kernel plan; None in a cold child, which prepares its own (its
+            namespaces included).
         parent_pid: The zygote's pid, to detect that it died before PR_SET_PDEATHSIG was set.
+
+    Returns:
+        The plan applied; its seccomp filter is loaded by :func:`lock_down`.
+
+    Raises:
+        OSError: A kernel layer that the plan says works could not be applied.
     """
     # Own session and process group, so that the parent kills the whole group (a cold child
     # is a session leader already: start_new_session).
     with contextlib.suppress(OSError):
         os.setsid()
-    if unshare:
-        unshare_network()  # before the privilege drop: it needs CAP_SYS_ADMIN
-    devnull = os.open(os.devnull, os.O_RDWR)
+    if plan is None:
+        plan = prepare()  # a cold child: namespaces before the privilege drop
+    os.chdir(workdir)
+    devnull = os.open(os.devnull, os.O_RDWR)  # before Landlock, which denies /dev
+    # Before the descriptors move: the dup2 below may land on the ruleset's descriptor.
+    apply_in_child(plan)  # uid, capabilities, no_new_privs, Landlock
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     if channel_fd != CHANNEL_FD:
         os.dup2(channel_fd, CHANNEL_FD)
-    os.closerange(CHANNEL_FD + 1, 1 << 20)  # the zygote's control socket, pidfds, devnull...
-    os.chdir(workdir)
-    if os.geteuid() == 0:
-        os.setgroups([])
-        os.setgid(_NOBODY)
-        os.setuid(_NOBODY)  # irreversible: real, effective and saved uid all change
     if parent_pid is not None:
         _set_pdeathsig()  # after setuid, which clears the parent-death signal
         if os.getppid() != parent_pid:
             os._exit(EXIT_INTERNAL)
+    # The zygote's control socket, pidfds, the Landlock ruleset, devnull...
+    os.closerange(CHANNEL_FD + 1, 1 << 20)
     os.environ.clear()
+    return plan
+
+
+def lock_down(plan: KernelPlan) -> None:
+    """Load the seccomp filter: the last layer, once nothing but the program is left to run.
+
+    Raises:
+        OSError: The filter could not be loaded although the probe loaded it.
+    """
+    if plan.seccomp is not None:
+        apply_seccomp(plan.seccomp, os.getpid())
 
 
 def _lower_limit(which: int, soft: int, hard: int) -> None:
@@ -284,18 +299,50 @@ def _error_text(exc: BaseException) -> str:
     return clip_text(text)
 
 
-def run_program(sock: socket.socket, facades: dict[str, Facade]) -> NoReturn:
-    """Read the start message, apply the rlimits and run the program; never returns.
+def isolation_refusal(gaps: dict[str, str]) -> str:
+    """The message of a run refused because strict isolation lacks layers."""
+    listed = "; ".join(f"{name}: {why}" for name, why in gaps.items())
+    return (
+        f"sandbox isolation is strict and these kernel layers are unavailable: {listed}. "
+        "An administrator must enable them (`policywright doctor` shows what is on), or the "
+        "operator can accept weaker isolation with sandbox.isolation = 'best-effort'"
+    )
+
+
+def run_program(
+    sock: socket.socket,
+    facades: dict[str, Facade],
+    plan: KernelPlan | None = None,
+    *,
+    strict: bool = False,
+) -> NoReturn:
+    """Read the start message, apply the last layers and run the program; never returns.
 
     Args:
         sock: The channel, already isolated.
         facades: The pre-built facades.
+        plan: The kernel plan whose seccomp filter is loaded just before the program runs.
+        strict: Refuse to run when a layer of strict isolation is off (cold children; the
+            parent checks a zygote's layers itself).
     """
     reader = LineReader(sock, 1 << 24)  # the parent is trusted; its start message holds code
     try:
         start = reader.read()
     except ChannelError:
         os._exit(EXIT_PROTOCOL)
+    gaps = strict_gaps(plan.layers) if strict and plan is not None else {}
+    if gaps:
+        sock.sendall(
+            encode(
+                {
+                    "type": "error",
+                    "error_type": "IsolationUnavailable",
+                    "message": isolation_refusal(gaps),
+                    "line": None,
+                }
+            )
+        )
+        os._exit(EXIT_ISOLATION)
     runtime = _Runtime(sock, start)
     namespace: dict[str, Any] = {"__builtins__": build_builtins(runtime.print)}
     namespace.update(facades)
@@ -304,6 +351,11 @@ def run_program(sock: socket.socket, facades: dict[str, Facade]) -> NoReturn:
     # A forked child inherits the zygote's RNG state, and a restarted zygote has a new one:
     # seed it from the run so that the same seed gives the same run.
     np.random.seed(int(start.get("seed", 0)) % (2**32))
+    if plan is not None:
+        try:
+            lock_down(plan)
+        except OSError:
+            os._exit(EXIT_ISOLATION)
     _apply_rlimits(int(start["cpu_seconds"]), int(start["memory_bytes"]))
     status = 0
     try:
@@ -336,8 +388,9 @@ def child_main(
     workdir: str,
     facades: dict[str, Facade],
     *,
-    unshare: bool,
+    plan: KernelPlan | None,
     parent_pid: int | None,
+    strict: bool = False,
 ) -> NoReturn:
     """Entry point of a sandboxed child (after fork or in a fresh interpreter); never returns.
 
@@ -345,24 +398,27 @@ def child_main(
         channel_fd: The socket to the parent.
         workdir: The empty read-only directory to run in.
         facades: The pre-built facades.
-        unshare: Try to enter a new network namespace.
+        plan: The zygote's kernel plan (None: a cold child prepares its own).
         parent_pid: The zygote's pid (warm) or None (cold).
+        strict: Refuse to run without every layer of strict isolation (cold children).
     """
     try:
-        isolate(channel_fd, workdir, unshare=unshare, parent_pid=parent_pid)
+        plan = isolate(channel_fd, workdir, plan=plan, parent_pid=parent_pid)
         sock = socket.socket(fileno=CHANNEL_FD)
+    except OSError:
+        os._exit(EXIT_ISOLATION)
     except BaseException:
         os._exit(EXIT_INTERNAL)
     try:
-        run_program(sock, facades)
+        run_program(sock, facades, plan, strict=strict)
     except BaseException:
         os._exit(EXIT_INTERNAL)
 
 
 def _main(argv: list[str]) -> NoReturn:
-    channel_fd, workdir, unshare = int(argv[1]), argv[2], argv[3] == "1"
+    channel_fd, workdir, strict = int(argv[1]), argv[2], argv[3] == "strict"
     facades = build_facades()  # imports numpy and shapely before the limits apply
-    child_main(channel_fd, workdir, facades, unshare=unshare, parent_pid=None)
+    child_main(channel_fd, workdir, facades, plan=None, parent_pid=None, strict=strict)
 
 
 if __name__ == "__main__":

@@ -130,6 +130,10 @@ class SandboxLimits(BaseModel):
         max_calls: Primitive call budget of one run.
         max_source_chars: Longest program accepted.
         max_message_bytes: Longest JSON line accepted on the channel.
+        isolation: "strict" refuses to run a program when a kernel layer (namespaces,
+            Landlock, seccomp) is unavailable, naming what is missing and how to get it;
+            "best-effort" runs with the layers the kernel offers and logs once, as a warning,
+            which are off (docs/sandbox.md).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -142,6 +146,7 @@ class SandboxLimits(BaseModel):
     max_calls: int = Field(default=1000, ge=0)
     max_source_chars: int = Field(default=20_000, ge=1)
     max_message_bytes: int = Field(default=1 << 20, ge=1024)
+    isolation: Literal["strict", "best-effort"] = "strict"
 
 
 class CallRecord(BaseModel):

@@ -28,10 +28,13 @@ from typing import Any, Final, Protocol, runtime_checkable
 from policywright.agent.sandbox._channel import ChannelError, LineReader, encode, to_jsonable
 from policywright.agent.sandbox._child import (
     EXIT_INTERNAL,
+    EXIT_ISOLATION,
     EXIT_MEMORY,
     EXIT_OUTPUT,
     EXIT_PROTOCOL,
+    isolation_refusal,
 )
+from policywright.agent.sandbox._kernel import LAYER_NAMES, Layers, strict_gaps
 from policywright.agent.sandbox._models import (
     MAX_RECORDED_BYTES,
     MAX_SOURCE_LINE_CHARS,
@@ -42,9 +45,9 @@ from policywright.agent.sandbox._models import (
     clip_text,
 )
 from policywright.agent.sandbox._static import check_program
-from policywright.errors import Preempted, ProgramError, SafetyViolation
+from policywright.errors import Preempted, ProgramError, SafetyViolation, UserError
 
-__all__ = ["PrimitiveCallError", "PrimitiveHost", "Sandbox"]
+__all__ = ["IsolationUnavailable", "PrimitiveCallError", "PrimitiveHost", "Sandbox"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,6 +67,18 @@ class PrimitiveCallError(ProgramError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class IsolationUnavailable(UserError):
+    """Strict isolation is asked for and a kernel layer is missing; an administrator must act.
+
+    Args:
+        gaps: Layer name -> why it is off and how to get it.
+    """
+
+    def __init__(self, gaps: dict[str, str]) -> None:
+        super().__init__(isolation_refusal(gaps))
+        self.gaps = dict(gaps)
 
 
 @runtime_checkable
@@ -119,12 +134,15 @@ ExitStatus = tuple[int | None, int | None]  # (exit code, signal)
 class _Zygote:
     """The parent's handle on the zygote process."""
 
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, skip: Collection[str] = ()) -> None:
         ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
                 _interpreter_cmd(
-                    "policywright.agent.sandbox._zygote", str(theirs.fileno()), workdir
+                    "policywright.agent.sandbox._zygote",
+                    str(theirs.fileno()),
+                    workdir,
+                    ",".join(sorted(skip)),
                 ),
                 pass_fds=[theirs.fileno()],
                 env=_minimal_env(),
@@ -140,7 +158,8 @@ class _Zygote:
         if ready.get("type") != "ready":
             self.close()
             raise _ZygoteError(f"unexpected first message {ready!r}")
-        self.netns = bool(ready.get("netns"))
+        layers = ready.get("layers")
+        self.layers = Layers.from_message(layers if isinstance(layers, dict) else {})
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -211,10 +230,10 @@ class _WarmChild:
 
 
 class _ColdChild:
-    def __init__(self, channel: socket.socket, workdir: str) -> None:
+    def __init__(self, channel: socket.socket, workdir: str, isolation: str) -> None:
         fd = channel.fileno()
         self.proc = subprocess.Popen(
-            _interpreter_cmd("policywright.agent.sandbox._child", str(fd), workdir, "1"),
+            _interpreter_cmd("policywright.agent.sandbox._child", str(fd), workdir, isolation),
             pass_fds=[fd],
             env=_minimal_env(),
             stdin=subprocess.DEVNULL,
@@ -540,6 +559,16 @@ class _Session:
             )
         if code == EXIT_OUTPUT:
             return self.output_exceeded(None)
+        if code == EXIT_ISOLATION:
+            return _Outcome(
+                "error",
+                error_type="IsolationFailed",
+                message=(
+                    "the sandboxed process could not apply a kernel isolation layer that "
+                    "worked when the sandbox started; the program did not run (run "
+                    "`policywright doctor`; a maintainer must look if it persists)"
+                ),
+            )
         if code in (EXIT_PROTOCOL, EXIT_INTERNAL):
             return _Outcome(
                 "error",
@@ -577,19 +606,32 @@ class Sandbox:
         limits: The resource limits of every run.
         warm: Fork runs from a pre-imported zygote (fast); False spawns a fresh interpreter
             per run (slow, no helper process).
+        skip_layers: Kernel layers a warm sandbox leaves off ("namespaces", "run-uid",
+            "landlock", "seccomp"): only for benchmarks and tests of best-effort isolation.
 
     Example:
         >>> with Sandbox() as sandbox:  # doctest: +SKIP
         ...     report = sandbox.run("print(1 + 1)", host)
     """
 
-    def __init__(self, limits: SandboxLimits | None = None, *, warm: bool = True) -> None:
+    def __init__(
+        self,
+        limits: SandboxLimits | None = None,
+        *,
+        warm: bool = True,
+        skip_layers: Collection[str] = (),
+    ) -> None:
         self.limits = limits if limits is not None else SandboxLimits()
         self.warm = warm
+        unknown = set(skip_layers) - set(LAYER_NAMES)
+        if unknown:
+            raise ValueError(f"unknown kernel layers {sorted(unknown)}; known: {LAYER_NAMES}")
+        self._skip_layers = tuple(skip_layers)
         self._lock = threading.Lock()
         self._workdir: str | None = None
         self._zygote: _Zygote | None = None
         self._runs = 0
+        self._layers_reported = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -611,9 +653,54 @@ class Sandbox:
         if self._zygote is not None:
             _log.warning("sandbox zygote is gone; restarting it")
             self._stop_zygote()
-        self._zygote = _Zygote(self._workdir)
-        if not self._zygote.netns:
-            _log.info("sandbox: no network namespace on this OS; rlimits still block sockets")
+        self._zygote = _Zygote(self._workdir, self._skip_layers)
+        self._report_layers(self._zygote.layers)
+
+    def _report_layers(self, layers: Layers) -> None:
+        """Say once, loudly, which layers are off (best-effort runs without them)."""
+        if not layers.missing or self._layers_reported:
+            return
+        self._layers_reported = True
+        gaps = strict_gaps(layers)
+        if self.limits.isolation == "strict" and gaps:
+            _log.error("sandbox: %s", isolation_refusal(gaps))
+            return
+        off = "; ".join(f"{name}: {why}" for name, why in layers.missing.items())
+        level = logging.WARNING if gaps else logging.INFO
+        _log.log(
+            level,
+            "SANDBOX ISOLATION IS WEAKER ON THIS MACHINE (isolation=%s); layers off: %s",
+            self.limits.isolation,
+            off,
+        )
+
+    def layers(self) -> Layers:
+        """The kernel layers this sandbox's children get (starts the zygote if needed).
+
+        Returns:
+            The layers a warm sandbox's zygote verified; a cold sandbox probes them the same
+            way in a short-lived zygote.
+        """
+        with self._lock:
+            self._start_locked()
+            if self._zygote is not None:
+                return self._zygote.layers
+            assert self._workdir is not None
+            probe = _Zygote(self._workdir, self._skip_layers)
+            try:
+                return probe.layers
+            finally:
+                probe.close()
+
+    def check_isolation(self) -> None:
+        """Raise when the isolation setting cannot be met on this machine.
+
+        Raises:
+            IsolationUnavailable: isolation is "strict" and a required layer is off.
+        """
+        gaps = strict_gaps(self.layers())
+        if self.limits.isolation == "strict" and gaps:
+            raise IsolationUnavailable(gaps)
 
     def _stop_zygote(self) -> None:
         if self._zygote is not None:
@@ -692,6 +779,16 @@ class Sandbox:
     ) -> ExecReport:
         with self._lock:
             self._start_locked()
+            if self.warm and self._zygote is not None and self.limits.isolation == "strict":
+                gaps = strict_gaps(self._zygote.layers)
+                if gaps:
+                    return ExecReport(
+                        status="error",
+                        rule="isolation",
+                        error_type="IsolationUnavailable",
+                        message=isolation_refusal(gaps),
+                        duration_s=time.monotonic() - started,
+                    )
             self._runs += 1
             run = self._runs
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -738,7 +835,7 @@ class Sandbox:
                     _log.warning("sandbox zygote failed (attempt %d): %s", attempt, exc)
                     self._stop_zygote()
             _log.warning("sandbox: falling back to a cold start for this run")
-        return _ColdChild(theirs, self._workdir)
+        return _ColdChild(theirs, self._workdir, self.limits.isolation)
 
     def _reap(self, session: _Session) -> None:
         """Make sure the child is dead and reaped before the next run."""

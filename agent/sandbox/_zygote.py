@@ -1,12 +1,13 @@
 """The zygote: a long-lived helper that imports the runtime once and forks one child per run.
 
-Started by the parent as ``python -P -m policywright.agent.sandbox._zygote CTRL_FD WORKDIR``
+Started by the parent as ``python -P -m policywright.agent.sandbox._zygote CTRL_FD WORKDIR SKIP``
 with a minimal environment.  ``CTRL_FD`` is a SOCK_SEQPACKET socket (one message per send,
 so a passed descriptor stays attached to its request).  Requests and replies are JSON objects:
 
 * parent -> zygote: ``{"type": "fork", "run": n}`` with the child's channel socket attached
   (SCM_RIGHTS); ``{"type": "kill", "run": n}``.
-* zygote -> parent: ``{"type": "ready", "pid": p, "netns": bool}`` once;
+* zygote -> parent: ``{"type": "ready", "pid": p, "layers": {...}}`` once (the kernel layers
+  its children get, see ``_kernel.Layers``);
   ``{"type": "started", "run": n, "pid": p}``; ``{"type": "exited", "run": n, "code": c,
   "signal": s}`` exactly once per started child, after reaping it.
 
@@ -25,8 +26,9 @@ import socket
 import sys
 from typing import Any
 
-from policywright.agent.sandbox._child import child_main, unshare_network
+from policywright.agent.sandbox._child import child_main
 from policywright.agent.sandbox._facades import build_facades
+from policywright.agent.sandbox._kernel import prepare
 
 __all__ = ["serve"]
 
@@ -45,23 +47,25 @@ def _kill(pid: int) -> None:
             continue
 
 
-def serve(ctrl_fd: int, workdir: str) -> None:
+def serve(ctrl_fd: int, workdir: str, skip: tuple[str, ...] = ()) -> None:
     """Serve fork requests until the control socket closes.
 
     Args:
         ctrl_fd: The SOCK_SEQPACKET control socket to the parent.
         workdir: The empty read-only directory children run in.
+        skip: Kernel layers to leave off (benchmarks and tests only).
     """
     facades = build_facades()
-    # One network namespace for the zygote and every child it forks: unsharing per child
-    # costs about 2 ms per run, and the zygote itself needs no network either.
-    netns = unshare_network()
+    # One set of namespaces for the zygote and every child it forks (a network namespace per
+    # child costs about 2 ms per run, and the zygote needs no network either), one Landlock
+    # ruleset and one seccomp filter, which each child applies to itself after the fork.
+    plan = prepare(skip=skip)
     ctrl = socket.socket(fileno=ctrl_fd)
     my_pid = os.getpid()
     # run id -> pid, and pidfd -> (run id, pid) of children not yet reaped.
     by_run: dict[int, int] = {}
     by_pidfd: dict[int, tuple[int, int]] = {}
-    _send(ctrl, {"type": "ready", "pid": my_pid, "netns": netns})
+    _send(ctrl, {"type": "ready", "pid": my_pid, "layers": plan.layers.as_message()})
     try:
         while True:
             readable, _, _ = select.select([ctrl_fd, *by_pidfd], [], [])
@@ -74,7 +78,7 @@ def serve(ctrl_fd: int, workdir: str) -> None:
                     if request["type"] == "fork" and len(fds) == 1:
                         pid = os.fork()
                         if pid == 0:
-                            child_main(fds[0], workdir, facades, unshare=False, parent_pid=my_pid)
+                            child_main(fds[0], workdir, facades, plan=plan, parent_pid=my_pid)
                         os.close(fds[0])
                         run = int(request["run"])
                         by_run[run] = pid
@@ -99,9 +103,10 @@ def serve(ctrl_fd: int, workdir: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Command-line entry point: ``_zygote CTRL_FD WORKDIR``."""
+    """Command-line entry point: ``_zygote CTRL_FD WORKDIR [SKIP,LAYERS]``."""
+    skip = tuple(filter(None, argv[3].split(","))) if len(argv) > 3 else ()
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the engine went away
-        serve(int(argv[1]), argv[2])
+        serve(int(argv[1]), argv[2], skip)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from policywright.agent.sandbox import ExecReport, Sandbox, SandboxLimits
+from policywright.agent.sandbox._kernel import RUN_UID_BASE, RUN_UID_SPAN
 
 from .conftest import FakeHost
 
@@ -367,7 +368,11 @@ attempt('threads', lambda: imp('threading').Thread(target=print).start())
     assert results["fork"].startswith("BLOCKED")
     assert results["threads"].startswith("BLOCKED")
     if IS_ROOT:
-        assert results["uid"] == "65534 65534"
+        # Each run has its own uid from a reserved range (issue 14), no longer the shared
+        # nobody (65534): runs cannot signal or read one another.
+        uid, euid = (int(v) for v in results["uid"].split())
+        assert uid == euid
+        assert RUN_UID_BASE <= uid < RUN_UID_BASE + RUN_UID_SPAN
         assert results["setuid"].startswith("BLOCKED")
         assert results["kill-parent"].startswith("BLOCKED")
         assert results["netns"] != os.readlink("/proc/self/ns/net")
