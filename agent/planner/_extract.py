@@ -178,7 +178,9 @@ def _called_names(tree: ast.Module) -> set[str]:
     }
 
 
-def _entry_point(code: str, prefer: frozenset[str]) -> str | None:
+def _entry_point(
+    code: str, prefer: frozenset[str], exclude: frozenset[str] = frozenset()
+) -> str | None:
     """The one zero-argument function a definitions-only program never calls, if any.
 
     Small models often wrap the program in ``def main(): ...`` and stop there; calling that
@@ -194,6 +196,8 @@ def _entry_point(code: str, prefer: frozenset[str]) -> str | None:
         return None
     called = _called_names(tree)
     candidates = [f.name for f in defs if _zero_arg(f) and f.name not in called]
+    if exclude:
+        candidates = [c for c in candidates if not set(c.lower().split("_")) & exclude]
     if len(candidates) > 1:
         candidates = [c for c in candidates if set(c.lower().split("_")) & prefer]
     return candidates[0] if len(candidates) == 1 else None
@@ -301,7 +305,9 @@ def extract_program(
         raise ModelReplyError(
             "the check program never calls verdict(success, reason); end it with exactly one call"
         )
-    return ExtractedProgram(code=_called(block_text(policy)), check_code=_called(block_text(check)))
+    return ExtractedProgram(
+        code=_called(block_text(policy)), check_code=_called(block_text(check), check=True)
+    )
 
 
 _NUMBER_PREFIX = re.compile(r"^[ \t]*\d+ \|(?: |$)")
@@ -313,15 +319,26 @@ def _unnumbered(code: str) -> str:
     A small model often copies the numbered listing of its previous attempt verbatim.
     """
     lines = code.split("\n")
-    filled = [line for line in lines if line.strip()]
+    # Headers the model copies with the listing ("# Policy program, with line numbers:").
+    filled = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not filled or not all(_NUMBER_PREFIX.match(line) for line in filled):
         return code
-    return "\n".join(_NUMBER_PREFIX.sub("", line) for line in lines)
+    return "\n".join(
+        _NUMBER_PREFIX.sub("", line)
+        for line in lines
+        if _NUMBER_PREFIX.match(line) or not line.strip()
+    )
 
 
-def _called(code: str) -> str:
-    """``code``, plus a call to its entry point when it only defines functions."""
+def _called(code: str, *, check: bool = False) -> str:
+    """``code``, plus a call to its entry point when it only defines functions.
+
+    A policy block that defines a task function and its check function ("def put_it():",
+    "def check_put_it():") runs the task function; a check block prefers the check function.
+    """
     entry = _entry_point(code, _POLICY_WORDS | _CHECK_WORDS | frozenset({"main", "run"}))
+    if entry is None:
+        entry = _entry_point(code, _CHECK_WORDS, exclude=frozenset() if check else _CHECK_WORDS)
     return _with_call(code, entry) if entry is not None else code
 
 

@@ -230,3 +230,20 @@ def test_a_json_reply_reads_as_the_two_programs() -> None:
     reply = '{"policy": "say(\\"hi\\")", "check": "verdict(True, \\"ok\\")"}'
     out = extract_program(reply)
     assert out.code == 'say("hi")\n' and out.check_code == 'verdict(True, "ok")\n'
+
+
+def test_a_task_function_beside_its_check_function_is_called() -> None:
+    reply = (
+        "```python\ndef put_it_in():\n    put_first_on_second('red block', 'blue bowl')\n\n"
+        "def check_put_it_in():\n    verdict(True, 'ok')\n```\n"
+        "```python check\nverdict(True, 'ok')\n```"
+    )
+    assert extract_program(reply).code.rstrip().endswith("put_it_in()")
+
+
+def test_a_copied_numbered_listing_with_its_header_is_unnumbered() -> None:
+    reply = (
+        "```python\n# Policy program, with line numbers:\n 1 | say('a')\n 2 | say('b')\n```\n"
+        "```python check\nverdict(True, 'ok')\n```"
+    )
+    assert extract_program(reply).code == "say('a')\nsay('b')\n"
