@@ -626,6 +626,49 @@ def primitives(
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def doctor(
+    require_strict: Annotated[
+        bool,
+        typer.Option("--require-strict", help="Exit 1 when strict sandbox isolation cannot run."),
+    ] = False,
+) -> None:
+    """Print which sandbox isolation layers are active on this machine (docs/sandbox.md)."""
+    from policywright.agent.sandbox import STRICT_LAYERS, Sandbox, SandboxLimits, strict_gaps
+
+    with Sandbox(SandboxLimits(isolation="best-effort")) as sandbox:
+        layers = sandbox.layers()
+    table = Table(title=f"sandbox isolation layers (running as uid {os.geteuid()})")
+    table.add_column("layer")
+    table.add_column("state")
+    table.add_column("detail", overflow="fold")
+    rows = [
+        (
+            "namespaces",
+            layers.netns,
+            "new user, net, ipc, mount" if layers.userns else "new net, ipc, mount",
+        ),
+        ("run-uid", layers.run_uid, "a uid per run from a reserved range"),
+        ("landlock", layers.landlock_abi > 0, f"ABI {layers.landlock_abi}"),
+        ("seccomp", layers.seccomp, "allow-list, EPERM otherwise, no_new_privs"),
+    ]
+    for name, active, detail in rows:
+        state = "[green]on[/green]" if active else "[red]off[/red]"
+        table.add_row(name, state, escape(layers.missing.get(name, detail)))
+    console.print(table)
+    gaps = strict_gaps(layers)
+    if gaps:
+        console.print(
+            f"[red]strict isolation would refuse to run programs[/red]: it needs "
+            f"{', '.join(STRICT_LAYERS)}; off: {', '.join(gaps)}. Set sandbox.isolation = "
+            "'best-effort' to run with the layers above."
+        )
+        if require_strict:
+            raise typer.Exit(1)
+    else:
+        console.print("[green]strict isolation is available[/green] (the default).")
+
+
 def _import_pybullet_quietly() -> None:
     """Import pybullet with stderr closed: its C code prints "pybullet build time: ..." there.
 
