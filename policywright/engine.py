@@ -522,6 +522,34 @@ class Engine:
         """A run, resume or correction is in progress."""
         return self._busy.locked()
 
+    def set_pace(self, speed: float | None) -> Any:
+        """Pace the world to wall-clock time: ``speed`` x real time, None as fast as possible.
+
+        The interactive front ends (chat, serve) run at 1x so a person can watch and interrupt;
+        ``run`` and evaluations never call this. Only the real world is paced, never the
+        rehearsal twin. Returns the :class:`~policywright.sim._world.Pacer` (its speed can be
+        changed while the robot moves; its ``every`` ticks run in the stepping thread).
+        """
+        from policywright.sim._world import Pacer
+
+        pacer = getattr(self.world, "pace", None)
+        if isinstance(pacer, Pacer):
+            pacer.speed = speed
+            return pacer
+        pacer = Pacer(speed)
+        if hasattr(type(self.world), "pace"):
+            self.world.pace = pacer  # type: ignore[attr-defined]
+        else:  # a world without the hook (floor, mobile): pace each step() call instead
+            world, step = self.world, self.world.step
+
+            def paced_step(n: int = 1) -> None:
+                step(n)
+                pacer(world.sim_time)
+
+            world.step = paced_step  # type: ignore[method-assign]
+            world.pace = pacer  # type: ignore[attr-defined]
+        return pacer
+
     def post_correction(self, text: str) -> CorrectionAck:
         """Send a correction to the running task (thread-safe: call it from any thread).
 

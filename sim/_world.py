@@ -6,7 +6,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -34,7 +35,7 @@ from policywright.sim._scene import COLORS, Kind, SceneSpec
 from policywright.sim._shapes import make_shape
 from policywright.sim._workspace import TABLE_Z
 
-__all__ = ["PHYSICS_HZ", "CameraName", "TabletopWorld", "save_gif"]
+__all__ = ["PHYSICS_HZ", "CameraName", "Pacer", "TabletopWorld", "save_gif"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,86 @@ def save_gif(frames: list[np.ndarray], path: str | Path, fps: float = 10.0) -> P
     return out
 
 
+class Pacer:
+    """Keeps a world's sim clock at or behind the wall clock times ``speed`` (human pace).
+
+    The world calls it after every physics step with its sim time; it sleeps while the sim is
+    ahead. It never races to catch up: when the sim falls behind by more than ``max_lag_s``
+    (an idle gap between tasks, a slow render, an ``undo`` that set the clock back) the pacing
+    starts afresh from where the sim is. It also runs periodic wall-clock ticks (the web UI's
+    camera frames), from the stepping thread: the only thread that may use the PyBullet client
+    while the robot moves.
+
+    Args:
+        speed: Sim seconds per wall second (1.0 = real time); None = as fast as possible.
+        max_lag_s: How far behind the sim may fall before pacing re-anchors, wall seconds.
+        clock: The wall clock (tests pass a fake one).
+        sleep: How to wait (tests pass a fake one).
+    """
+
+    #: The slowest and fastest pace a person can set ("much slower", "much faster").
+    MIN_SPEED: Final = 0.1
+    MAX_SPEED: Final = 20.0
+
+    def __init__(
+        self,
+        speed: float | None = 1.0,
+        *,
+        max_lag_s: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock, self._sleep = clock, sleep
+        self.max_lag_s = max_lag_s
+        self._anchor: tuple[float, float] | None = None
+        self._ticks: list[list[Any]] = []
+        self._speed: float | None = None
+        self.speed = speed
+        #: Wall seconds slept so far (the benchmark reads it).
+        self.slept_s = 0.0
+
+    @property
+    def speed(self) -> float | None:
+        """Sim seconds per wall second; None when the world runs as fast as it can."""
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float | None) -> None:
+        if value is not None:
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"a pace must be a positive number of times real time: {value}")
+            value = min(self.MAX_SPEED, max(self.MIN_SPEED, float(value)))
+        self._speed = value
+        self._anchor = None  # the new pace counts from the next step
+
+    def every(self, period_s: float, tick: Callable[[], None]) -> None:
+        """Call ``tick`` at most every ``period_s`` wall seconds while the world steps."""
+        self._ticks.append([float(period_s), 0.0, tick])
+
+    def __call__(self, sim_time: float) -> None:
+        """After a physics step: wait while the sim is ahead, then run the ticks that are due."""
+        now = self._clock()
+        speed = self._speed
+        if speed is not None:
+            anchor = self._anchor
+            if anchor is None or sim_time < anchor[1]:
+                self._anchor = anchor = (now, sim_time)
+            ahead = anchor[0] + (sim_time - anchor[1]) / speed - now
+            if ahead > 0.001:
+                self._sleep(ahead)
+                self.slept_s += ahead
+                now = self._clock()
+            elif ahead < -self.max_lag_s:
+                self._anchor = (now, sim_time)
+        for tick in self._ticks:
+            if now >= tick[1]:
+                tick[1] = now + tick[0]
+                try:
+                    tick[2]()
+                except Exception:  # a frame for a viewer must never stop the robot
+                    logger.exception("a pacing tick failed")
+
+
 class TabletopWorld(ClientWorld[SceneSpec]):
     """A Panda on a table with blocks and bowls, built from a :class:`SceneSpec`.
 
@@ -99,6 +180,9 @@ class TabletopWorld(ClientWorld[SceneSpec]):
     kind: str = "tabletop"
     #: Cameras ``render`` accepts; the first is the planner's overview.
     cameras: tuple[str, ...] = ("top", "front")
+    #: Called with the sim time after every physics step (a :class:`Pacer` in ``chat`` and
+    #: ``serve``); None runs as fast as possible (``run``, evaluations, the rehearsal twin).
+    pace: Callable[[float], None] | None = None
 
     def __init__(
         self,
@@ -210,7 +294,11 @@ class TabletopWorld(ClientWorld[SceneSpec]):
         return self._steps / PHYSICS_HZ
 
     def step(self, n: int = 1) -> None:
-        """Advance the physics by ``n`` steps of 1/240 s (recording frames when due)."""
+        """Advance the physics by ``n`` steps of 1/240 s (recording frames when due).
+
+        With a ``pace`` hook each step is paced: every skill's motion runs at the pace a person
+        set, since all motion goes through this method.
+        """
         for _ in range(n):
             self._c.stepSimulation()
             self._steps += 1
@@ -218,6 +306,9 @@ class TabletopWorld(ClientWorld[SceneSpec]):
             if rec is not None and self._steps >= rec["next"]:
                 rec["frames"].append(self.render(rec["camera"], rec["width"], rec["height"]))
                 rec["next"] += rec["every"]
+            pace = self.pace
+            if pace is not None:
+                pace(self._steps / PHYSICS_HZ)
 
     # -- cameras ---------------------------------------------------------------------------------
     def render(self, camera: CameraName = "top", width: int = 320, height: int = 240) -> np.ndarray:

@@ -45,6 +45,39 @@ def _engine(
     return world, Engine(world, config)
 
 
+SPEED_HELP = (
+    "The world's pace: 1 = real time (the default, so you can watch and interrupt), 0.5 = half "
+    'speed, \'max\' = as fast as the machine can (as run and eval). "slower"/"faster" change '
+    "it while the robot moves."
+)
+
+
+def parse_speed(text: str) -> float | None:
+    """``--speed``: a positive number of times real time, or "max" (None: unpaced).
+
+    Raises:
+        UserError: anything else.
+    """
+    import math
+
+    from policywright.errors import UserError
+    from policywright.sim._world import Pacer
+
+    word = text.strip().lower().removesuffix("x")
+    if word in ("max", "maximum", "fast", "fastest"):
+        return None
+    try:
+        value = float(word)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and Pacer.MIN_SPEED <= value <= Pacer.MAX_SPEED):
+        raise UserError(
+            f"--speed {text!r}: give times real time between {Pacer.MIN_SPEED:g} and "
+            f"{Pacer.MAX_SPEED:g} (1 is real time), or 'max'"
+        )
+    return value
+
+
 class _ChatPrinter:
     """Events -> lines; the program is shown when written and each line marked as it runs."""
 
@@ -163,6 +196,7 @@ def register(app: typer.Typer) -> None:
                 help="Rehearse each program in a twin of the scene first (default: on).",
             ),
         ] = None,
+        speed: Annotated[str, typer.Option(help=SPEED_HELP)] = "1",
     ) -> None:
         """Type commands, and corrections while the robot moves ("stop", "a bit to the left").
 
@@ -172,9 +206,10 @@ def register(app: typer.Typer) -> None:
         from policywright._private.live import LiveSession
 
         out = Console(highlight=False)
+        pace = parse_speed(speed)
         world, engine = _engine(world_kind, seed, objects, state_dir, llm, config_file, rehearse)
-        live = LiveSession(engine, session=session)
-        sub = live.subscribe()
+        live = LiveSession(engine, session=session, speed=pace)
+        sub = live.subscribe(frames=False)
         printer = _ChatPrinter(out)
         lines: list[str | None] = []
         cond = threading.Condition()
@@ -189,8 +224,9 @@ def register(app: typer.Typer) -> None:
                 cond.notify()
 
         threading.Thread(target=reader, daemon=True).start()
+        shown = "as fast as possible" if pace is None else f"at {pace:g}x real time"
         out.print(
-            f"[bold]policywright chat[/bold]: {world.kind} world, objects: "
+            f"[bold]policywright chat[/bold]: {world.kind} world {shown}, objects: "
             f"{', '.join(sorted(world.detect()))}. /help for help."
         )
         eof = False
@@ -250,6 +286,11 @@ def register(app: typer.Typer) -> None:
                 help="Rehearse each program in a twin of the scene first (default: on).",
             ),
         ] = None,
+        speed: Annotated[str, typer.Option(help=SPEED_HELP)] = "1",
+        fps: Annotated[
+            float,
+            typer.Option(min=0.5, max=30, help="Camera frames per second sent while it moves."),
+        ] = 10.0,
     ) -> None:
         """Serve the web UI (extra [web]): camera views, the program, the log, chat and stop."""
         from policywright._private.live import LiveSession
@@ -262,8 +303,9 @@ def register(app: typer.Typer) -> None:
                 f"[bold red]warning: serving on {host}: anyone who can reach it "
                 "can move the robot[/bold red]"
             )
+        pace = parse_speed(speed)
         world, engine = _engine(world_kind, seed, objects, state_dir, llm, config_file, rehearse)
-        live = LiveSession(engine, session=session)
+        live = LiveSession(engine, session=session, speed=pace, frame_hz=fps)
         out.print(f"policywright web UI on http://{host}:{port}/")
         try:
             uvicorn.run(create_app(live), host=host, port=port, log_level="warning")

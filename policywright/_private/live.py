@@ -64,9 +64,11 @@ def reads_as_command(text: str, names: list[str] | tuple[str, ...] = ()) -> bool
 class Subscriber:
     """One front end's view of the event stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, frames: bool = True) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue(QUEUE_SIZE)
         self.dropped = 0
+        #: Wants camera frames (the web UI); the chat does not, so none are rendered for it.
+        self.frames = frames
 
     def put(self, event: dict[str, Any]) -> None:
         try:
@@ -96,7 +98,23 @@ def _is_stop(text: str) -> bool:
 class LiveSession:
     """An engine, a worker thread and the people watching it."""
 
-    def __init__(self, engine: Engine, *, session: str | None = None, frame_hz: float = 4.0):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        session: str | None = None,
+        frame_hz: float = 4.0,
+        speed: float | None = None,
+    ):
+        """Start the worker thread.
+
+        Args:
+            engine: The engine (its world is paced from here on).
+            session: The session name for the tasks' turns.
+            frame_hz: Camera frames per wall second while the world steps (0: on every event).
+            speed: The world's pace, times real time (the CLI's default is 1.0); None runs
+                as fast as possible (the tests).
+        """
         self.engine = engine
         self.session = session
         self._subs: list[Subscriber] = []
@@ -104,6 +122,12 @@ class LiveSession:
         self._jobs: queue.Queue[Callable[[], TaskResult | None] | None] = queue.Queue()
         self._frame_period = 1.0 / frame_hz if frame_hz > 0 else 0.0
         self._last_frame = 0.0
+        #: The world's pace; "slower"/"faster" change it at once while it is set.
+        self.pacer = engine.set_pace(speed)
+        if self._frame_period > 0:
+            # Frames while a primitive moves (no event comes for seconds), from the stepping
+            # thread: the only one that may render while the robot moves.
+            self.pacer.every(self._frame_period, self._frame)
         self.last_thread: str | None = None
         self.waiting: TaskResult | None = None
         #: Questions put aside by "new task", "stop" or a new command, by thread id.
@@ -114,8 +138,8 @@ class LiveSession:
         self._worker.start()
 
     # -- subscribers -----------------------------------------------------------------------------
-    def subscribe(self) -> Subscriber:
-        sub = Subscriber()
+    def subscribe(self, *, frames: bool = True) -> Subscriber:
+        sub = Subscriber(frames=frames)
         with self._subs_lock:
             self._subs.append(sub)
         return sub
@@ -152,6 +176,8 @@ class LiveSession:
                 waiting, command = None, True
         if not text:
             ack = {"event": "ack", "accepted": False, "message": "empty input: type a command"}
+        elif (paced := self._pace_change(text)) is not None:
+            ack = paced
         elif self.engine.busy:
             res = self.engine.post_correction(text)
             ack = {"event": "ack", **res.model_dump(), "as": "correction"}
@@ -205,6 +231,39 @@ class LiveSession:
             ack["put_aside"] = aside
         self.publish(ack)
         return ack
+
+    def _pace_change(self, text: str) -> dict[str, Any] | None:
+        """ "slower" / "faster" while the world is paced: change the pace now, mid-motion.
+
+        Returns None when the text is not a speed correction, or the world runs unpaced (then
+        the engine scales the skills' motion instead, at the next primitive boundary).
+        """
+        speed = self.pacer.speed
+        if speed is None:
+            return None
+        try:
+            correction = parse_correction(text)
+        except CorrectionParseError:
+            return None
+        if correction.kind != "speed":
+            return None
+        self.pacer.speed = speed * correction.speed_scale
+        now = self.pacer.speed
+        assert now is not None
+        limit = ""
+        if (
+            now in (self.pacer.MIN_SPEED, self.pacer.MAX_SPEED)
+            and now != speed * correction.speed_scale
+        ):
+            limit = " (the limit)"
+        return {
+            "event": "ack",
+            "accepted": True,
+            "as": "pace",
+            "kind": "speed",
+            "speed": now,
+            "message": f"the world now runs at {now:.2g}x real time{limit}, from this moment",
+        }
 
     def stop(self) -> dict[str, Any]:
         """The stop button: halts motion within one control step.
@@ -335,7 +394,7 @@ class LiveSession:
 
     def _frame(self, force: bool = False) -> None:
         with self._subs_lock:
-            if not self._subs:
+            if not any(sub.frames for sub in self._subs):
                 return
         now = time.monotonic()
         if not force and now - self._last_frame < self._frame_period:
