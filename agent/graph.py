@@ -253,6 +253,17 @@ def plan(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
             error=type(exc).__name__.lstrip("_"),
         )
         refund = _refund(state) if actor == "llm" else {}
+        if isinstance(exc, _Repeated) and not getattr(ctx.planner, "uses_llm", False):
+            # A retrieval planner offers the same programs again: nothing new can come.
+            last = (state.get("feedback") or [str(exc)])[-1]
+            return {
+                "attempt": attempt,
+                "status": "failed",
+                "reason": f"every program the planner offers failed in rehearsal; last: {last}",
+                "actor": "llm",
+                "attempts": [failed],
+                "usage": usage,
+            }
         if actor == "llm" and attempt < refund.get("max_attempts", state.get("max_attempts", 1)):
             # A malformed reply (no code, truncated): the model gets another try with the
             # message as feedback, within the same attempt budget.

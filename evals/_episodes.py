@@ -257,8 +257,21 @@ def category_of(
         return "false_success"
     if not attempts:
         return "planner_refused"
-    last = attempts[-1]
+    # "Nothing new to offer" after rehearsal failures: the failure before it is the cause.
+    real = [a for a in attempts if a.get("error") != "Repeated"] or attempts
+    last = real[-1]
     outcome = last.get("outcome", "")
+    if outcome == "rehearsal_failed":
+        # Caught in the twin before the robot moved: categorised by what happened there.
+        rehearsal = (last.get("rehearsal") or [{}])[-1]
+        status = rehearsal.get("status", "")
+        if status == "refused":
+            return "safety_refusal"
+        if status in ("error", "memory"):
+            return "runtime_error"
+        if status == "timeout":
+            return "timeout"
+        return "verification_failure"
     if outcome == "failed":
         # Planning failed: a model reply that could not be used (no code, truncated, syntax),
         # the model service (timeouts, errors), or a planner that cannot handle the command.
