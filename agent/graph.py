@@ -35,6 +35,7 @@ from langgraph.types import interrupt
 
 from policywright.agent._ambiguity import Ambiguity, find_ambiguity, resolve_answer
 from policywright.agent._journal import Journal
+from policywright.agent._literal_targets import check_act_program
 from policywright.agent._rehearse import TwinStore, program_digest, rehearse_program
 from policywright.agent._usage import UsageMeter
 from policywright.agent.corrections import (
@@ -334,7 +335,7 @@ def check(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
     act_names = RegistryHost(ctx.registry, ctx.prim, mode="act").names()
     check_names = RegistryHost(ctx.registry, ctx.prim, mode="check").names()
     reports = {
-        "program": check_program(program.code, primitive_names=act_names),
+        "program": check_act_program(program.code, act_names, ctx.world),
         "check": check_program(program.check_code, primitive_names=check_names),
     }
     static = {k: r.model_dump(mode="json") for k, r in reports.items()}

@@ -46,6 +46,8 @@ BAD_PROGRAMS = {
     "alloc": ("x = [0] * (10 ** 10)\n", "memory"),
     "print": ("while True:\n    print('spam' * 100)\n", "error"),
     "outside": ('put_first_on_second("red block", [2.0, 0.0])\n', "refused"),
+    # A computed target: no static check can see it; the twin (and the run-time check) do.
+    "outside-computed": ('x = 1.0 * 2\nput_first_on_second("red block", [x, 0.0])\n', "refused"),
     "nan": ('move_ee_to([0.5, float("nan"), 0.8])\n', "refused"),
     "unknown-object": ('put_first_on_second("purple block", "blue bowl")\n', "error"),
 }
@@ -97,8 +99,9 @@ def test_bad_program_fails_in_the_twin_and_the_world_stays(
     assert result.status == "failed" and result.exit_code == 1
     assert result.real_executions == 0
     first = result.attempts[0]
-    if outcome == "refused" and case in ("import", "dunder"):
-        assert first["outcome"] == "refused"  # the static check, before any process
+    if outcome == "refused" and case in ("import", "dunder", "outside"):
+        # The static checks, before any process (a literal target outside the workspace too)
+        assert first["outcome"] == "refused"
     else:
         assert first["outcome"] == "rehearsal_failed", first
         assert first["rehearsal"][-1]["status"] == outcome
@@ -185,7 +188,8 @@ def test_state_is_plain_data_and_snapshots_exist(tabletop, shared_sandbox, tmp_p
 
 
 def test_failed_pick_place_is_put_down_by_the_safe_stop(tabletop, shared_sandbox, tmp_path):
-    code = 'pick("red block")\nplace([2.0, 0.0])\n'
+    # A computed target: a literal one is refused before any motion (the static checks).
+    code = 'pick("red block")\nx = 1.0 * 2\nplace([x, 0.0])\n'
     eng = _engine(tabletop, shared_sandbox, tmp_path, [prog(code)])
     result = eng.run("anything")
     attempt = result.attempts[0]
