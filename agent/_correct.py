@@ -159,7 +159,7 @@ def _nudge(
         adjust = {**state.get("adjust", {}), str(row.idx): [dx, dy, dz]}
         return CorrectionOutcome(
             "applied",
-            f"{row.name}() (line {row.line}) will aim {_cm(dx, dy, dz)}",
+            f"{_which(row, rows)} will aim {_cm(dx, dy, dz)}",
             "execute",
             {"adjust": adjust, **_keep(state, rows, row, correction)},
         )
@@ -191,13 +191,83 @@ def _nudge(
         ctx.prim.invalidate()
         xy = resolve_target_xy(ctx.prim, target)
         name, args = "put_first_on_second", [obj, [xy[0] + dx, xy[1] + dy]]
-    outcome = act(
-        name, args, f"moved the result of {row.name}() (line {row.line}) {_cm(dx, dy, dz)}"
-    )
+    which = _which(row, rows)
+    if finished:
+        # Only the targeted action is re-done, and it must not undo what was achieved: try it
+        # in a twin first, with the task's own check; if the check fails there, nothing moves.
+        broken = _breaks_the_task(ctx, state, name, args)
+        if broken:
+            return CorrectionOutcome(
+                "rejected",
+                f"not done: re-doing {which} {_cm(dx, dy, dz)} would break what was achieved "
+                f"(tried in a twin first, the check said: {broken}); nothing moved. Say a "
+                "smaller nudge, or give a new command",
+                "end",
+            )
+    outcome = act(name, args, f"re-did {which} {_cm(dx, dy, dz)}")
     if outcome.status == "applied":
         outcome.next = "verify" if finished else "execute"
         outcome.update = _keep(state, rows, row, correction)
+        if finished:
+            # Verified again as a whole; if that fails, ask rather than re-plan on its own
+            # (fresh attempts after a nudge moved blocks that were already right).
+            outcome.update["max_attempts"] = int(state.get("attempt", 1))
     return outcome
+
+
+def _which(row: CallRow, rows: Sequence[CallRow]) -> str:
+    """The call a correction changed, as the log names it.
+
+    "put_first_on_second() (line 12, action 2 of 2)": the line alone is ambiguous in a loop.
+    """
+    mutating = [r for r in rows if r.mutating]
+    nth = next((i for i, r in enumerate(mutating, 1) if r.idx == row.idx), None)
+    count = f", action {nth} of {len(mutating)}" if nth is not None else ""
+    return f"{row.name}() (line {row.line}{count})"
+
+
+def _breaks_the_task(ctx: EngineContext, state: TaskState, name: str, args: list[Any]) -> str:
+    """Rehearse one re-done call in a twin of the scene as it is now, then the task's check.
+
+    Returns:
+        The check's reason when the command would no longer be achieved; "" when it still is,
+        or when no twin can be built (the real verification then decides).
+    """
+    from policywright.agent._rehearse import rehearse_program
+    from policywright.agent.planner import Program
+
+    twins = ctx.twins
+    check = str(state.get("program", {}).get("check_code", ""))
+    if twins is None or twins.factory is None or not check:
+        return ""
+    thread = f"{state.get('thread_id', 'default')}-nudge"
+    path = ctx.snapshot_dir / str(state.get("thread_id", "default")) / "nudge-twin.bullet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ctx.prim.invalidate()
+        twin = twins.build(ctx.world, thread, path)
+        code = f"{name}({', '.join(repr(a) for a in args)})\n"
+        result = rehearse_program(
+            twin.world,
+            twin.snapshot,
+            Program(code=code, check_code=check, provenance="nudge"),
+            str(state.get("command", "")),
+            sandbox=ctx.sandbox,
+            registry=ctx.registry,
+            skills=dict(ctx.prim.skills),
+            seed=ctx.seed,
+        )
+    except Exception:  # the rehearsal is a precaution; without it the real check decides
+        logger.exception("could not rehearse a nudge")
+        return ""
+    finally:
+        twins.drop(thread)
+        ctx.prim.invalidate()
+    if result.ok:
+        return ""
+    if result.verdict is not None:
+        return str(result.verdict.get("reason", "not achieved"))
+    return f"{result.report.status}: {result.report.message}"
 
 
 def _keep(

@@ -473,6 +473,20 @@ class Engine:
                 world.kind,
             )
         self._busy = threading.Lock()
+        self.call_hooks.append(self._take_at_boundary)
+
+    def _take_at_boundary(self, event: dict[str, Any]) -> None:
+        """A call hook: when a call ends with a correction waiting, take it there.
+
+        Otherwise a correction said during the program's last call waited for a call that
+        never came, and was applied only after the verdict. "stop" needs no help (the skills
+        poll it every control step); the call's journal row is already "done", so the
+        program's re-execution replays it.
+        """
+        from policywright.errors import Preempted
+
+        if event.get("event") == "call" and event.get("ok") and self.channel.pending():
+            raise Preempted(f"a correction arrived during {event.get('name')}()")
 
     def _make_verifier(self) -> Verifier:
         code = CodeVerifier(self.sandbox, self.registry, self.prim)
