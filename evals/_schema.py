@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from policywright.errors import ConfigError, UnknownNameError
+from policywright.sim import default_world_registry
 
 __all__ = [
     "CheckerSpec",
@@ -250,7 +251,7 @@ class TaskSpec(_Model):
         id: Unique within the suite.
         suite: The suite's id (filled in by the loader).
         family: e.g. "long-horizon", "spatial-geometric", "navigation", "recovery".
-        world: "tabletop", "floor" or "mobile".
+        world: A registered world's id ("tabletop", "floor", "mobile" or a plugin's).
         template: The command with ``{slot}`` placeholders.
         slots: Slot name -> where its values come from.
         scene: Scene sampler settings.
@@ -264,7 +265,7 @@ class TaskSpec(_Model):
     id: str = Field(pattern=_ID)
     suite: str = ""
     family: str
-    world: Literal["tabletop", "floor", "mobile"] = "tabletop"
+    world: str = "tabletop"
     template: str = Field(min_length=1)
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
     scene: SceneSampler = Field(default_factory=SceneSampler)
@@ -273,6 +274,15 @@ class TaskSpec(_Model):
     perturbations: list[PerturbationSpec] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     description: str = ""
+
+    @field_validator("world")
+    @classmethod
+    def _known_world(cls, value: str) -> str:
+        # Any registered world (policywright.worlds), not a fixed list: plugins add worlds.
+        ids = default_world_registry().ids()
+        if value not in ids:
+            raise ValueError(_unknown("world", value, ids))
+        return value
 
     def template_slots(self) -> list[str]:
         """The slot names the template uses, in order."""

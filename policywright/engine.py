@@ -43,10 +43,16 @@ from policywright.errors import (
     UserError,
 )
 from policywright.primitives import PrimitiveContext, Registry, default_registry
-from policywright.sim import COLORS, SceneSpec, World, sample_scene
+from policywright.sim import (
+    COLORS,
+    World,
+    default_world_registry,
+    scene_for_command,
+)
+from policywright.sim import mentioned_objects as mentioned_objects  # re-exported for callers
 
 __all__ = [
-    "WORLD_KINDS",
+    "WORLD_KINDS",  # noqa: F822 -- served by the module __getattr__ (the world registry)
     "Engine",
     "HistoryStep",
     "ObjectPose",
@@ -58,8 +64,15 @@ __all__ = [
     "scene_for_command",
 ]
 
-#: The worlds ``make_world`` builds: a Panda tabletop, an A1 on a floor, a Panda on a Husky.
-WORLD_KINDS = ("tabletop", "floor", "mobile")
+
+def __getattr__(name: str) -> Any:
+    # WORLD_KINDS is read from the world registry when asked for, not at import: loading the
+    # registry imports the plugins' entry points, which may import this package.
+    if name == "WORLD_KINDS":
+        #: The worlds ``make_world`` builds (the built-ins: tabletop, floor, mobile).
+        return tuple(default_world_registry().ids())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +80,6 @@ _SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 #: The longest command accepted; longer text is not a command but a paste accident.
 MAX_COMMAND_CHARS = 2000
-
-_MENTION = re.compile(r"\b(" + "|".join(COLORS) + r")\s+(block|bowl)s?\b", re.IGNORECASE)
 
 
 class Usage(BaseModel):
@@ -194,16 +205,6 @@ class HistoryStep(BaseModel):
     checkpoint_id: str
 
 
-def mentioned_objects(command: str) -> list[str]:
-    """Object names a command mentions ("red block", "blue bowl"), in order, once each."""
-    seen: list[str] = []
-    for colour, kind in _MENTION.findall(command):
-        name = f"{colour.lower()} {kind.lower()}"
-        if name not in seen:
-            seen.append(name)
-    return seen
-
-
 #: Words after a colour that do not name an object ("the red one", "red and blue blocks").
 _NOT_OBJECTS = frozenset(
     {
@@ -240,60 +241,6 @@ def unknown_mentions(command: str, names: Sequence[str]) -> list[str]:
     return out
 
 
-def scene_for_command(
-    command: str,
-    *,
-    seed: int = 0,
-    objects: Sequence[str] | None = None,
-    scene_file: Path | None = None,
-) -> SceneSpec:
-    """The scene to run a command in.
-
-    A scene file wins; else an explicit object list; else a sampled scene holding every object
-    the command mentions plus distractors, so that a first command just works.
-
-    Raises:
-        UserError: the file or the object list is invalid.
-    """
-    if scene_file is not None:
-        import pydantic
-        import yaml
-
-        try:
-            return SceneSpec.from_yaml(scene_file)
-        except yaml.YAMLError as exc:
-            # One line naming the file and the line, not the parser's traceback.
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{scene_file}:{mark.line + 1}" if mark is not None else str(scene_file)
-            what = str(getattr(exc, "problem", None) or exc).strip()
-            context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-            if context and start is not None:
-                what += f" ({context} started at line {start.line + 1})"
-            raise UserError(f"{where}: not valid YAML: {what}") from exc
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(x) for x in e['loc']) or 'scene'}: {e['msg']}" for e in exc.errors()
-            )
-            raise UserError(f"{scene_file}: not a valid scene: {problems}") from exc
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot load scene file {str(scene_file)!r}: {exc}") from exc
-    required = list(objects) if objects else mentioned_objects(command)
-    names = [" ".join(n.lower().split()) for n in required]
-    for name in names:
-        parts = name.split()
-        if len(parts) != 2 or parts[0] not in COLORS or parts[1] not in ("block", "bowl"):
-            raise UserError(
-                f"unknown object {name!r}: objects are '<colour> block' or '<colour> bowl' "
-                f"with a colour from {', '.join(COLORS)}"
-            )
-    n_blocks = max(3, sum(n.endswith("block") for n in names)) if not objects else 0
-    n_bowls = max(3, sum(n.endswith("bowl") for n in names)) if not objects else 0
-    try:
-        return sample_scene(seed, required=names, n_blocks=n_blocks, n_bowls=n_bowls)
-    except ValueError as exc:
-        raise UserError(f"cannot build a scene: {exc}") from exc
-
-
 def make_world(
     kind: str,
     command: str,
@@ -307,7 +254,8 @@ def make_world(
     """Build the world a command runs in.
 
     Args:
-        kind: "tabletop", "floor" or "mobile".
+        kind: A registered world's id ("tabletop", "floor", "mobile", or a plugin's; see
+            :mod:`policywright.worlds`).
         command: The command (the tabletop scene holds every object it mentions).
         seed: The scene's seed.
         objects: Tabletop objects to place (instead of those the command mentions).
@@ -319,23 +267,9 @@ def make_world(
         UnknownNameError: ``kind`` is not a world.
         UserError: the scene cannot be built.
     """
-    if kind == "tabletop":
-        from policywright.sim import TabletopWorld
-
-        spec = scene_for_command(command, seed=seed, objects=objects, scene_file=scene_file)
-        safety = config.safety if config is not None else None
-        return TabletopWorld(spec, gui=gui, safety=safety)
-    if objects or scene_file:
-        raise UserError(f"--objects and --scene describe tabletop scenes, not the {kind} world")
-    if kind == "floor":
-        from policywright.sim import FloorWorld, sample_floor
-
-        return FloorWorld(sample_floor(seed), gui=gui)
-    if kind == "mobile":
-        from policywright.sim import MobileWorld, sample_mobile
-
-        return MobileWorld(sample_mobile(seed), gui=gui)
-    raise UnknownNameError("world", kind, list(WORLD_KINDS))
+    return default_world_registry().make(
+        kind, command, seed=seed, objects=objects, scene_file=scene_file, gui=gui, config=config
+    )
 
 
 def _poses(world: World) -> dict[str, ObjectPose]:
@@ -1013,24 +947,11 @@ def resume_world(config: EngineConfig, thread_id: str, *, gui: bool = False) -> 
     except (OSError, ValueError) as exc:
         raise UnknownThreadError(f"the snapshot {str(path)!r} cannot be read: {exc}") from exc
     kind = sidecar.get("kind", "tabletop")
-    world: World
-    if kind == "tabletop":
-        from policywright.sim import TabletopWorld
-
-        world = TabletopWorld(
-            SceneSpec.model_validate(sidecar["spec"]), gui=gui, safety=config.safety
-        )
-    elif kind == "floor":
-        from policywright.sim import FloorWorld
-        from policywright.sim._floor import FloorSpec
-
-        world = FloorWorld(FloorSpec.model_validate(sidecar["spec"]), gui=gui)
-    elif kind == "mobile":
-        from policywright.sim import MobileWorld
-        from policywright.sim._mobile import MobileSpec
-
-        world = MobileWorld(MobileSpec.model_validate(sidecar["spec"]), gui=gui)
-    else:
-        raise UnknownThreadError(f"the snapshot of {thread_id!r} is of an unknown world {kind!r}")
+    try:
+        world = default_world_registry().resume(kind, sidecar["spec"], gui=gui, config=config)
+    except UnknownNameError:
+        raise UnknownThreadError(
+            f"the snapshot of {thread_id!r} is of an unknown world {kind!r}"
+        ) from None
     world.restore_state(path)
     return world

@@ -4,7 +4,7 @@
 undocumented argument, ``*args``, a private name, an argument shadowing a Python built-in. This
 check adds what needs the sandbox's view: names that would hide one of the sandbox's builtins or
 facades (``np``, ``math``, ``shapely``), argument and return types the JSON channel cannot carry,
-unknown world kinds, and a listing that renders.
+world kinds no registered world has, and a listing that renders.
 """
 
 from __future__ import annotations
@@ -17,16 +17,34 @@ from typing import Any, Final, Literal
 
 from policywright.errors import RegistrationError
 from policywright.primitives._registry import BUILTIN_NAMES, CONTEXT_PARAM, PrimitiveSpec
+from policywright.sim import default_world_registry
 
-__all__ = ["KNOWN_WORLD_KINDS", "PrimitiveCheckError", "check_primitive", "transport_problem"]
+__all__ = [
+    "KNOWN_WORLD_KINDS",  # noqa: F822 -- served by the module __getattr__ (the world registry)
+    "PrimitiveCheckError",
+    "check_primitive",
+    "known_world_kinds",
+    "transport_problem",
+]
 
-#: World kinds a primitive may declare ("*" = any world).
-KNOWN_WORLD_KINDS: Final[frozenset[str]] = frozenset({"tabletop", "floor", "mobile", "*"})
 _CATEGORIES: Final[frozenset[str]] = frozenset(
     {"perception", "query", "action", "communication", "check"}
 )
 _SCALARS: Final[tuple[type, ...]] = (bool, int, float, str)
 _MAX_SUMMARY: Final[int] = 160
+
+
+def known_world_kinds() -> frozenset[str]:
+    """World kinds a primitive may declare: every registered world's kind, and "*" (any)."""
+    return frozenset({*default_world_registry().kinds(), "*"})
+
+
+def __getattr__(name: str) -> Any:
+    # Read from the world registry when asked for, not at import: loading the registry
+    # imports the plugins' entry points, and a plugin imports this package.
+    if name == "KNOWN_WORLD_KINDS":
+        return known_world_kinds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PrimitiveCheckError(RegistrationError):
@@ -142,9 +160,10 @@ def check_primitive(spec: PrimitiveSpec, *, raise_on_error: bool = True) -> list
             problems.append(f"return value: the sandbox cannot transport it: {problem}")
         if spec.returns_array and typing.get_origin(typing.get_args(ret)[0]) is not list:
             problems.append("an ArrayReturn must annotate a list of numbers")
-    unknown = sorted(set(spec.worlds) - KNOWN_WORLD_KINDS)
+    kinds = known_world_kinds()
+    unknown = sorted(set(spec.worlds) - kinds)
     if not spec.worlds or unknown:
-        problems.append(f"worlds {list(spec.worlds)} must be some of {sorted(KNOWN_WORLD_KINDS)}")
+        problems.append(f"worlds {list(spec.worlds)} must be some of {sorted(kinds)}")
     if spec.category not in _CATEGORIES:
         problems.append(f"category {spec.category!r} is not one of {sorted(_CATEGORIES)}")
     if spec.category == "check" and not spec.read_only:

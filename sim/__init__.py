@@ -1,4 +1,4 @@
-"""policywright.sim: the PyBullet tabletop world, its perception and its safety limits."""
+"""policywright.sim: the PyBullet worlds, their registry, perception and safety limits."""
 
 from policywright.sim._arm import GRIPPER_MAX_WIDTH, HOME_XYZ, PandaArm
 from policywright.sim._floor import (
@@ -11,6 +11,15 @@ from policywright.sim._floor import (
 from policywright.sim._mobile import MobileSafety, MobileSpec, MobileWorld, sample_mobile
 from policywright.sim._perception import DetectedObject, ObjectPose
 from policywright.sim._protocol import World
+from policywright.sim._registry import (
+    WorldCheckError,
+    WorldFactory,
+    WorldRegistry,
+    WorldResume,
+    WorldSpec,
+    check_world,
+    default_world_registry,
+)
 from policywright.sim._safety import Box, SafetyLimits
 from policywright.sim._scene import (
     BLOCK_SIZE,
@@ -32,6 +41,7 @@ from policywright.sim._workspace import (
     normalize_xy,
 )
 from policywright.sim._world import PHYSICS_HZ, CameraName, TabletopWorld, save_gif
+from policywright.sim._worlds import mentioned_objects, scene_for_command
 
 __all__ = [
     "BLOCK_SIZE",
@@ -62,7 +72,15 @@ __all__ = [
     "SceneSpec",
     "TabletopWorld",
     "World",
+    "WorldCheckError",
+    "WorldFactory",
+    "WorldRegistry",
+    "WorldResume",
+    "WorldSpec",
+    "check_world",
+    "default_world_registry",
     "denormalize_xy",
+    "mentioned_objects",
     "nearest_corner",
     "nearest_side",
     "normalize_xy",
@@ -70,4 +88,5 @@ __all__ = [
     "sample_mobile",
     "sample_scene",
     "save_gif",
+    "scene_for_command",
 ]

@@ -1,4 +1,8 @@
-"""policywright.skills: closed-loop arm skills (scripted now, learned later) and their runner."""
+"""policywright.skills: closed-loop skills (scripted and learned), their registry and runners.
+
+Arm skills for the tabletop, locomotion for the floor world's quadruped, driving and fetching
+for the mobile manipulator.
+"""
 
 from policywright.skills._base import (
     CONTROL_HZ,
@@ -12,7 +16,12 @@ from policywright.skills._base import (
     run_skill,
 )
 from policywright.skills._builtin_infos import grasp_trials, path_trials
-from policywright.skills._check import KNOWN_FAMILIES, KNOWN_WORLDS, SkillCheckError, check_skill
+from policywright.skills._check import (
+    SkillCheckError,
+    check_skill,
+    known_families,
+    known_worlds,
+)
 from policywright.skills._grasp_learned import LearnedGraspSkill, evaluate_grasp
 from policywright.skills._helpers import follow_path, go_home, move_ee, pick, place, release_height
 from policywright.skills._info import SkillEvalReport, SkillInfo
@@ -72,6 +81,8 @@ __all__ = [
     "get_skill",
     "go_home",
     "grasp_trials",
+    "known_families",
+    "known_worlds",
     "move_ee",
     "observe",
     "path_trials",
@@ -80,3 +91,13 @@ __all__ = [
     "release_height",
     "run_skill",
 ]
+
+
+def __getattr__(name: str) -> frozenset[str]:
+    # Derived from the world registry when asked for, not at import: loading the registry
+    # imports the plugins' entry points, and a plugin imports this package.
+    if name == "KNOWN_FAMILIES":
+        return known_families()
+    if name == "KNOWN_WORLDS":
+        return known_worlds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

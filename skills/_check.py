@@ -20,20 +20,47 @@ from typing import Any, Final
 import numpy as np
 
 from policywright.errors import RegistrationError, SafetyViolation, SkillLoadError
+from policywright.sim import default_world_registry
 from policywright.skills._base import ArmAction, ArmObservation, SkillResult, run_skill
 from policywright.skills._info import SkillInfo
 from policywright.skills._registry import SKILL_ID_PATTERN
 
-__all__ = ["KNOWN_FAMILIES", "KNOWN_WORLDS", "SkillCheckError", "check_skill"]
+__all__ = [
+    "KNOWN_FAMILIES",  # noqa: F822 -- served by the module __getattr__ (the world registry)
+    "KNOWN_WORLDS",  # noqa: F822 -- served by the module __getattr__ (the world registry)
+    "SkillCheckError",
+    "check_skill",
+    "known_families",
+    "known_worlds",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Families the engine can select a variant for (``EngineConfig.skills``) or a primitive runs.
-KNOWN_FAMILIES: Final[frozenset[str]] = frozenset(
-    {"grasp", "place", "path", "move", "locomotion", "drive", "fetch"}
-)
-#: World kinds (``policywright.sim.World.kind``).
-KNOWN_WORLDS: Final[frozenset[str]] = frozenset({"tabletop", "floor", "mobile"})
+
+def known_families() -> frozenset[str]:
+    """Skill families of every registered world (``WorldSpec.skills``).
+
+    These are the families the engine can select a variant for (``EngineConfig.skills``) or a
+    primitive runs.
+    """
+    return frozenset(default_world_registry().skill_families())
+
+
+def known_worlds() -> frozenset[str]:
+    """World kinds a skill may run in (``policywright.sim.World.kind``) of registered worlds."""
+    return frozenset(default_world_registry().kinds())
+
+
+def __getattr__(name: str) -> Any:
+    # Read from the world registry when asked for, not at import: loading the registry
+    # imports the plugins' entry points, and a plugin imports this package.
+    if name == "KNOWN_FAMILIES":
+        return known_families()
+    if name == "KNOWN_WORLDS":
+        return known_worlds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _MAX_SUMMARY: Final[int] = 120
 _PROBE_MAX_SIM_S: Final[float] = 20.0
 
@@ -212,10 +239,11 @@ def check_skill(info: SkillInfo, *, smoke: bool = True, raise_on_error: bool = T
         problems.append(f"id {info.id!r} is malformed: use '<family>/<variant>-v<N>' in lower case")
     elif info.id.split("/", 1)[0] != info.family:
         problems.append(f"family {info.family!r} is not the id's prefix")
-    if info.family not in KNOWN_FAMILIES:
-        problems.append(f"family {info.family!r} is unknown (known: {sorted(KNOWN_FAMILIES)})")
-    if info.world not in KNOWN_WORLDS:
-        problems.append(f"world {info.world!r} is unknown (known: {sorted(KNOWN_WORLDS)})")
+    families, worlds = known_families(), known_worlds()
+    if info.family not in families:
+        problems.append(f"family {info.family!r} is unknown (known: {sorted(families)})")
+    if info.world not in worlds:
+        problems.append(f"world {info.world!r} is unknown (known: {sorted(worlds)})")
     summary = info.summary.strip()
     if not summary:
         problems.append("summary is empty")

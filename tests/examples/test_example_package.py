@@ -39,6 +39,16 @@ SCRIPT = textwrap.dedent(
     out["broken"] = [b.describe() for b in skills.broken]
     out["grasp_variants"] = [i.id for i in skills.by_family("grasp")]
     out["skill_problems"] = check_skill(skills.get("grasp/cautious-v1"), raise_on_error=False)
+    from policywright.engine import WORLD_KINDS, make_world
+    from policywright.worlds import check_world, default_world_registry
+
+    worlds = default_world_registry()
+    out["worlds"] = list(WORLD_KINDS)
+    out["world_broken"] = list(worlds.broken)
+    out["world_problems"] = check_world(worlds.get("example/tray"), raise_on_error=False)
+    with make_world("example/tray", "put the blocks in the bowl", seed=1) as tray:
+        out["tray_kind"] = tray.kind
+        out["tray_objects"] = sorted(d.kind for d in tray.detect().values())
 
 
     @dataclass
@@ -111,6 +121,10 @@ def test_example_package_installs_registers_and_runs(tmp_path):
     assert out["grasp_variants"][:1] == ["grasp/scripted-v1"]
     assert "grasp/cautious-v1" in out["grasp_variants"]
     assert out["skill_problems"] == []
+    assert out["worlds"] == ["tabletop", "floor", "mobile", "example/tray"]
+    assert out["world_broken"] == [] and out["world_problems"] == []
+    assert out["tray_kind"] == "tabletop"
+    assert out["tray_objects"] == ["block", "block", "bowl"]
     assert out["listed"]
     assert out["status"] == "succeeded", out["reason"]
     assert abs(out["dz_mm"] - 40) < 8 and out["dxy_mm"] < 20  # one block height, on top
