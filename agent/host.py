@@ -21,8 +21,7 @@ from policywright.errors import (
     UnknownNameError,
     UserError,
 )
-from policywright.primitives import PrimitiveContext, Registry
-from policywright.primitives._registry import has_non_finite
+from policywright.primitives import PrimitiveContext, Registry, has_non_finite
 
 if TYPE_CHECKING:
     from policywright.agent.corrections import CorrectionChannel

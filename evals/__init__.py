@@ -16,7 +16,8 @@ The command line is ``policywright eval`` (see ``policywright eval --help``).
 from pathlib import Path
 
 from policywright.evals._episodes import EpisodeResult, EpisodeSpec
-from policywright.evals._metrics import CellMetrics, Rate, newcombe_diff, wilson
+from policywright.evals._metrics import CellMetrics, Rate, group_metrics, newcombe_diff, wilson
+from policywright.evals._report import pct, suite_order
 from policywright.evals._rundir import RunData, load_run
 from policywright.evals._runner import RunOptions, RunSummary, run_eval
 from policywright.evals._schema import Suite, TaskSpec, load_suite, suite_ids
@@ -65,11 +66,14 @@ __all__ = [
     "RunSummary",
     "Suite",
     "TaskSpec",
+    "group_metrics",
     "load_run",
     "load_suite",
     "newcombe_diff",
+    "pct",
     "run_eval",
     "suite_ids",
+    "suite_order",
     "wilson",
     "write_compare",
     "write_report",

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from policywright.errors import InternalError, MissingExtraError, UserError
-from policywright.evals._runner import (
+from policywright.evals._jobs import (
     DEFAULT_EPISODE_FN,
     MAX_START_FAILURES,
     WORKER_START_TIMEOUT_S,

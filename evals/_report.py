@@ -32,7 +32,15 @@ from policywright.evals._metrics import (
 )
 from policywright.evals._rundir import RunData, atomic_write_text, load_run
 
-__all__ = ["Document", "build_compare", "build_report", "write_compare", "write_report"]
+__all__ = [
+    "Document",
+    "build_compare",
+    "build_report",
+    "pct",
+    "suite_order",
+    "write_compare",
+    "write_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -366,8 +374,15 @@ def plot_compare(diffs: Sequence[CellDiff], name_a: str, name_b: str) -> bytes |
 # -- the run report ----------------------------------------------------------------------------
 
 
-def _suite_order(data: RunData) -> Callable[[Mapping[str, str]], Any]:
-    """Sort cells by the manifest's order of suites, splits and tasks."""
+def suite_order(data: RunData) -> Callable[[Mapping[str, str]], Any]:
+    """A sort key for metric cells: the manifest's order of suites, splits and tasks.
+
+    Args:
+        data: The run (its manifest gives the order).
+
+    Returns:
+        The key function for ``group_metrics(..., order=...)``.
+    """
     rank: dict[tuple[str, str], int] = {}
     for e in data.manifest.episodes:
         for field_name, value in (
@@ -398,7 +413,7 @@ def _reference_section(doc: Document, data: RunData, suite_ref: str) -> None:
     mine = [r for r in data.results if r.get("suite") == suite.id]
     if not mine:
         return
-    order = _suite_order(data)
+    order = suite_order(data)
     by_task = {
         (c.key["split"], c.key["task_id"]): c for c in group_metrics(mine, "task", order=order)
     }
@@ -474,7 +489,7 @@ def build_report(data: RunData, *, plots: bool = True) -> Document:
     """
     m = data.manifest
     opts = m.options
-    order = _suite_order(data)
+    order = suite_order(data)
     doc = Document(f"Evaluation report: {m.run_id}")
     planner = _setup_of(opts)
     infra = sum(1 for r in data.results if r.get("status") == "infra_error")
@@ -642,7 +657,7 @@ def build_report(data: RunData, *, plots: bool = True) -> Document:
 
 def summary_markdown(data: RunData) -> str:
     """The success table alone (what ``policywright eval report`` prints)."""
-    tasks = group_metrics(data.results, "task", order=_suite_order(data))
+    tasks = group_metrics(data.results, "task", order=suite_order(data))
     rows = [
         [c.key["suite"], c.key["split"], c.key["task_id"], pct(c.success), str(c.success.n)]
         for c in tasks
@@ -697,8 +712,8 @@ def build_compare(a: RunData, b: RunData, *, plots: bool = True) -> tuple[Docume
     )
     diffs: list[CellDiff] = []
     for grouping, title in (("task", "Per task and split"), ("split", "Per split")):
-        cells_a = group_metrics(a.results, grouping, order=_suite_order(a))
-        cells_b = group_metrics(b.results, grouping, order=_suite_order(b))
+        cells_a = group_metrics(a.results, grouping, order=suite_order(a))
+        cells_b = group_metrics(b.results, grouping, order=suite_order(b))
         part = compare_cells(cells_a, cells_b)
         diffs.extend(part)
         doc.heading(title)

@@ -12,6 +12,7 @@ from policywright.primitives._registry import (
     ParamSpec,
     PrimitiveSpec,
     Registry,
+    has_non_finite,
     primitive,
 )
 from policywright.primitives._types import XY, XYZ, Points, Target
@@ -29,6 +30,7 @@ __all__ = [
     "Target",
     "check_primitive",
     "default_registry",
+    "has_non_finite",
     "primitive",
     "resolve_target_xy",
     "safe_stop",

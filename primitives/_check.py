@@ -98,9 +98,10 @@ def transport_problem(annotation: Any) -> str | None:
 
 def _sandbox_names() -> tuple[frozenset[str], frozenset[str]]:
     # The sandbox lives in the agent layer; imported here (only when checking) so that the
-    # check and the sandbox cannot disagree about which names a program already has.
-    from policywright.agent.sandbox._facades import BUILTIN_NAMES as SANDBOX_BUILTINS
-    from policywright.agent.sandbox._facades import FACADE_NAMES
+    # check and the sandbox cannot disagree about which names a program already has. Its
+    # public API, read lazily: the one deliberate upward import (tests/core/test_imports.py).
+    from policywright.agent.sandbox import BUILTIN_NAMES as SANDBOX_BUILTINS
+    from policywright.agent.sandbox import FACADE_NAMES
 
     return SANDBOX_BUILTINS, FACADE_NAMES
 

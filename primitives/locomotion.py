@@ -19,13 +19,9 @@ from policywright.errors import PrimitiveError
 from policywright.primitives._context import PrimitiveContext
 from policywright.primitives._registry import PrimitiveSpec, primitive
 from policywright.primitives._types import Array2, Array3
-from policywright.sim._floor import FloorWorld
-from policywright.skills._locomotion import (
-    SCRIPTED_ID,
-    LocoGoal,
-    LocomotionResult,
-    LocomotionSkill,
-)
+from policywright.sim import FloorWorld
+from policywright.skills import LOCOMOTION_SCRIPTED_ID as SCRIPTED_ID
+from policywright.skills import LocoGoal, LocomotionResult, LocomotionSkill
 
 __all__ = ["LOCOMOTION_PRIMITIVES"]
 

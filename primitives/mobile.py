@@ -20,10 +20,10 @@ from policywright.errors import PrimitiveError, SafetyViolation
 from policywright.primitives._context import PrimitiveContext, normalise_name
 from policywright.primitives._registry import PrimitiveSpec, primitive
 from policywright.primitives._types import Array3
-from policywright.sim._mobile import TABLE_TOP_Z, MobileWorld
-from policywright.skills._base import SkillResult
-from policywright.skills._mobile import DriveResult, go_to_table, mobile_pick, mobile_place
-from policywright.skills._mobile import drive_to as _drive_to
+from policywright.sim import MOBILE_TABLE_TOP_Z as TABLE_TOP_Z
+from policywright.sim import MobileWorld
+from policywright.skills import DriveResult, SkillResult, go_to_table, mobile_pick, mobile_place
+from policywright.skills import drive_to as _drive_to
 
 __all__ = ["MOBILE_PRIMITIVES", "PLACES"]
 

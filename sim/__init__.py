@@ -8,6 +8,7 @@ from policywright.sim._floor import (
     LandmarkSpec,
     sample_floor,
 )
+from policywright.sim._mobile import TABLE_TOP_Z as MOBILE_TABLE_TOP_Z
 from policywright.sim._mobile import MobileSafety, MobileSpec, MobileWorld, sample_mobile
 from policywright.sim._perception import DetectedObject, ObjectPose
 from policywright.sim._protocol import World
@@ -18,7 +19,6 @@ from policywright.sim._registry import (
     WorldResume,
     WorldSpec,
     check_world,
-    default_world_registry,
 )
 from policywright.sim._safety import Box, SafetyLimits
 from policywright.sim._scene import (
@@ -41,7 +41,7 @@ from policywright.sim._workspace import (
     normalize_xy,
 )
 from policywright.sim._world import PHYSICS_HZ, CameraName, TabletopWorld, save_gif
-from policywright.sim._worlds import mentioned_objects, scene_for_command
+from policywright.sim._worlds import default_world_registry, mentioned_objects, scene_for_command
 
 __all__ = [
     "BLOCK_SIZE",
@@ -52,6 +52,7 @@ __all__ = [
     "GRIPPER_MAX_WIDTH",
     "HOME_XYZ",
     "LOCATIONS",
+    "MOBILE_TABLE_TOP_Z",
     "PHYSICS_HZ",
     "SIDES",
     "TABLE_Z",

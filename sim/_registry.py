@@ -19,7 +19,6 @@ the worlds imports no plugin's physics.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import logging
 import math
@@ -47,7 +46,6 @@ __all__ = [
     "WorldResume",
     "WorldSpec",
     "check_world",
-    "default_world_registry",
 ]
 
 logger = logging.getLogger(__name__)
@@ -268,24 +266,29 @@ class WorldRegistry:
 
     @classmethod
     def from_entry_points(
-        cls, group: str = ENTRY_POINT_GROUP, *, strict: bool = False
+        cls,
+        group: str = ENTRY_POINT_GROUP,
+        *,
+        strict: bool = False,
+        builtins: Iterable[WorldSpec] = (),
     ) -> WorldRegistry:
-        """Build the registry of the built-in worlds plus every installed package's.
+        """Build the registry of ``builtins`` plus every installed package's worlds.
 
-        The built-ins are always present (an entry point naming the same objects is not a
-        duplicate), so the registry works before the package's own metadata is installed.
+        The built-ins are registered first (an entry point naming the same objects is not a
+        duplicate), so the default registry works before the package's own metadata is
+        installed.
 
         Args:
             group: the entry point group to load.
             strict: raise on the first broken entry point instead of skipping it.
+            builtins: worlds registered before the entry points (the default registry passes
+                the three built-in worlds).
 
         Raises:
             RegistrationError: only with ``strict``: an entry point fails to import, provides
                 something else than WorldSpec, or a malformed or duplicate id.
         """
-        from policywright.sim._worlds import WORLD_SPECS
-
-        reg = cls(WORLD_SPECS)
+        reg = cls(builtins)
         for ep in sorted(entry_points(group=group), key=lambda e: e.name):
             problem = reg._load(ep)
             if problem is None:
@@ -439,12 +442,6 @@ class WorldRegistry:
 
     def __iter__(self) -> Iterator[WorldSpec]:
         return iter(self._specs.values())
-
-
-@functools.cache
-def default_world_registry() -> WorldRegistry:
-    """The registry of every installed world (built once per process; plugins skip-if-broken)."""
-    return WorldRegistry.from_entry_points()
 
 
 class WorldCheckError(RegistrationError):

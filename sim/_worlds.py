@@ -7,6 +7,7 @@ reads the command: its sampled scene holds every object the command mentions.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from policywright.errors import UserError
 from policywright.sim._floor import FloorSpec, FloorWorld, sample_floor
 from policywright.sim._mobile import MobileSpec, MobileWorld, sample_mobile
-from policywright.sim._registry import WorldSpec
+from policywright.sim._registry import WorldRegistry, WorldSpec
 from policywright.sim._scene import COLORS, SceneSpec, sample_scene
 from policywright.sim._world import TabletopWorld
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     # Types only: the config module sits above the agent layer, which sits above sim.
     from policywright.config import EngineConfig
 
-__all__ = ["WORLD_SPECS", "mentioned_objects", "scene_for_command"]
+__all__ = ["WORLD_SPECS", "default_world_registry", "mentioned_objects", "scene_for_command"]
 
 _MENTION = re.compile(r"\b(" + "|".join(COLORS) + r")\s+(block|bowl)s?\b", re.IGNORECASE)
 
@@ -179,3 +180,12 @@ WORLD_SPECS: Final[tuple[WorldSpec, ...]] = (
         summary="a Panda arm on a Husky base, with tables and blocks",
     ),
 )
+
+
+@functools.cache
+def default_world_registry() -> WorldRegistry:
+    """The registry of every installed world: the built-ins, then the entry points' worlds.
+
+    Built once per process; a broken plugin is skipped (see :class:`WorldRegistry`).
+    """
+    return WorldRegistry.from_entry_points(builtins=WORLD_SPECS)

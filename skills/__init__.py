@@ -25,7 +25,20 @@ from policywright.skills._check import (
 from policywright.skills._grasp_learned import LearnedGraspSkill, evaluate_grasp
 from policywright.skills._helpers import follow_path, go_home, move_ee, pick, place, release_height
 from policywright.skills._info import SkillEvalReport, SkillInfo
-from policywright.skills._locomotion import LocomotionSkill, evaluate_locomotion
+from policywright.skills._locomotion import SCRIPTED_ID as LOCOMOTION_SCRIPTED_ID
+from policywright.skills._locomotion import (
+    LocoGoal,
+    LocomotionResult,
+    LocomotionSkill,
+    evaluate_locomotion,
+)
+from policywright.skills._mobile import (
+    DriveResult,
+    drive_to,
+    go_to_table,
+    mobile_pick,
+    mobile_place,
+)
 from policywright.skills._path_learned import LearnedPathSkill, evaluate_path
 from policywright.skills._registry import (
     SKILLS,
@@ -49,13 +62,17 @@ __all__ = [
     "CONTROL_HZ",
     "KNOWN_FAMILIES",
     "KNOWN_WORLDS",
+    "LOCOMOTION_SCRIPTED_ID",
     "SKILLS",
     "SUBSTEPS",
     "ArmAction",
     "ArmObservation",
     "BrokenEntryPoint",
+    "DriveResult",
     "LearnedGraspSkill",
     "LearnedPathSkill",
+    "LocoGoal",
+    "LocomotionResult",
     "LocomotionSkill",
     "MoveGoal",
     "MoveSkill",
@@ -74,15 +91,19 @@ __all__ = [
     "SkillStatus",
     "check_skill",
     "default_skill_registry",
+    "drive_to",
     "evaluate_grasp",
     "evaluate_locomotion",
     "evaluate_path",
     "follow_path",
     "get_skill",
     "go_home",
+    "go_to_table",
     "grasp_trials",
     "known_families",
     "known_worlds",
+    "mobile_pick",
+    "mobile_place",
     "move_ee",
     "observe",
     "path_trials",

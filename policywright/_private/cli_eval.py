@@ -202,13 +202,12 @@ def _skill_selection(pairs: list[str]) -> dict[str, str]:
 
 
 def _success_table(data: Any, title: str) -> Table:
-    from policywright.evals._metrics import group_metrics
-    from policywright.evals._report import _suite_order, pct
+    from policywright.evals import group_metrics, pct, suite_order
 
     table = Table(title=title, title_justify="left")
     for col in ("suite", "split", "task", "success % (95% CI)", "n", "infra"):
         table.add_column(col, justify="right" if col in ("n", "infra") else "left", no_wrap=True)
-    for c in group_metrics(data.results, "task", order=_suite_order(data)):
+    for c in group_metrics(data.results, "task", order=suite_order(data)):
         table.add_row(
             c.key["suite"],
             c.key["split"],

@@ -38,7 +38,7 @@ def _engine(
             "rehearse": rehearse,
         },
     )
-    from policywright.cli import parse_objects
+    from policywright._private.cli_output import parse_objects
 
     names = parse_objects(objects)
     world = make_world(world_kind, "", seed=config.seed, objects=names, config=config)
@@ -82,7 +82,7 @@ class _ChatPrinter:
     """Events -> lines; the program is shown when written and each line marked as it runs."""
 
     def __init__(self, out: Console) -> None:
-        from policywright.cli import _Printer
+        from policywright._private.cli_output import _Printer
 
         self.out = out
         self.base = _Printer(out)

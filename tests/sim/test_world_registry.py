@@ -148,14 +148,14 @@ def test_a_broken_plugin_is_skipped_and_named_when_used(monkeypatch):
         EntryPoint("good", f"{__name__}:TRAY", registry_module.ENTRY_POINT_GROUP),
     ]
     monkeypatch.setattr(registry_module, "entry_points", lambda group: eps)
-    reg = WorldRegistry.from_entry_points()
+    reg = WorldRegistry.from_entry_points(builtins=registry_module_specs())
     assert reg.ids() == ["tabletop", "floor", "mobile", "test/tray"]
     assert len(reg.broken) == 1 and "'bad'" in reg.broken[0]
     assert reg.get("tabletop").id == "tabletop"  # known ids still work
     with pytest.raises(RegistrationError, match=r"may provide it is broken.*'bad'"):
         reg.get("tray2")
     with pytest.raises(RegistrationError, match="no_such_module_xyz"):
-        WorldRegistry.from_entry_points(strict=True)
+        WorldRegistry.from_entry_points(strict=True, builtins=registry_module_specs())
 
 
 def test_check_world_reports_every_problem_without_building():
