@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from policywright.evals._episodes import FAILURE_CATEGORIES
@@ -204,15 +205,6 @@ def newcombe_diff(a: Rate, b: Rate) -> tuple[float, float, float]:
     return d, max(-1.0, low), min(1.0, high)
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    pos = (len(sorted_values) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
-
-
 def distribution(values: Iterable[float | int | None]) -> Distribution:
     """Mean, median, p90 and total of the known (non-None) values.
 
@@ -226,7 +218,8 @@ def distribution(values: Iterable[float | int | None]) -> Distribution:
         n=len(known),
         mean=statistics.fmean(known),
         median=statistics.median(known),
-        p90=_percentile(known, 0.9),
+        # numpy's default (linear interpolation between closest ranks), as before.
+        p90=float(np.percentile(known, 90)),
         total=math.fsum(known),
     )
 
