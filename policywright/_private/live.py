@@ -12,6 +12,8 @@ lives in the checkpoint, not in a queue).
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import logging
 import queue
 import threading
@@ -19,7 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from policywright.agent._images import png_b64
 from policywright.agent.corrections import CorrectionParseError, parse_correction
 from policywright.engine import Engine, TaskResult
 from policywright.errors import PolicywrightError
@@ -122,6 +123,10 @@ class LiveSession:
         self._jobs: queue.Queue[Callable[[], TaskResult | None] | None] = queue.Queue()
         self._frame_period = 1.0 / frame_hz if frame_hz > 0 else 0.0
         self._last_frame = 0.0
+        #: Rendered frames waiting for the encoder (one: a stale frame is not worth sending).
+        self._encode: queue.Queue[tuple[dict[str, Any], float] | None] = queue.Queue(1)
+        self.frames_dropped = 0
+        threading.Thread(target=self._encoder, name="policywright-frames", daemon=True).start()
         #: The world's pace; "slower"/"faster" change it at once while it is set.
         self.pacer = engine.set_pace(speed)
         if self._frame_period > 0:
@@ -401,13 +406,34 @@ class LiveSession:
             return
         self._last_frame = now
         world = self.engine.world
-        frames = {}
+        images = {}
         for cam in list(world.cameras)[:2]:
             try:
-                frames[cam] = png_b64(world.render(cam, 320, 240))
+                images[cam] = world.render(cam, 320, 240)
             except Exception:  # rendering is best effort; never stop the task for a frame
                 logger.exception("could not render %s", cam)
-        self.publish({"event": "frames", "frames": frames, "sim_time": world.sim_time})
+        # Encoding is left to another thread: a PNG of each camera took as long as rendering
+        # it, in the stepping thread, and slowed the motion the frames show.
+        try:
+            self._encode.put_nowait((images, world.sim_time))
+        except queue.Full:
+            self.frames_dropped += 1  # the encoder is behind: this frame is skipped
+
+    def _encoder(self) -> None:
+        from io import BytesIO
+
+        from PIL import Image
+
+        while (item := self._encode.get()) is not None:
+            images, sim_time = item
+            frames = {}
+            for cam, rgb in images.items():
+                buf = BytesIO()
+                Image.fromarray(rgb).save(buf, format="JPEG", quality=80)
+                frames[cam] = base64.b64encode(buf.getvalue()).decode("ascii")
+            self.publish(
+                {"event": "frames", "frames": frames, "format": "jpeg", "sim_time": sim_time}
+            )
 
     def frame_now(self) -> None:
         """Render the cameras when idle (the worker thread is the only other world user)."""
@@ -421,3 +447,5 @@ class LiveSession:
     def close(self) -> None:
         self._jobs.put(None)
         self._worker.join(timeout=5)
+        with contextlib.suppress(queue.Full):  # a daemon thread: it ends with the process
+            self._encode.put(None, timeout=1)

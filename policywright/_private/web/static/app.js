@@ -63,7 +63,7 @@ function handle(e) {
       for (const [cam, b64] of Object.entries(e.frames)) {
         let img = document.querySelector(`img[data-cam="${cam}"]`);
         if (!img) { img = document.createElement("img"); img.dataset.cam = cam; img.alt = cam; $("frames").appendChild(img); }
-        img.src = "data:image/png;base64," + b64;
+        img.src = `data:image/${e.format || "png"};base64,` + b64;
       }
       $("simtime").textContent = `sim ${Number(e.sim_time).toFixed(1)} s`;
       break;
