@@ -163,3 +163,35 @@ def test_a_stacked_block_is_placed_at_its_perceived_height(tmp_path: Path) -> No
             assert abs(z_real - z_twin) < 0.006
         finally:
             twin.close()
+
+
+def test_a_scripted_model_whose_first_program_is_wrong(world: Any, tmp_path: Path) -> None:
+    """The LLM planner end to end: the real world moves only for the model's second program."""
+    from policywright.agent.llm import ScriptedChatModel
+    from policywright.agent.planner import LLMPlanner, ProgramMemory
+    from policywright.primitives import default_registry
+
+    def reply(target: str) -> str:
+        return (
+            f"```python\nput_first_on_second('red block', '{target}')\n```\n"
+            f"```python check\n{CHECK_IN_BLUE}```\n"
+        )
+
+    model = ScriptedChatModel.of(reply("green bowl"), reply("blue bowl"))
+    planner = LLMPlanner(
+        model,
+        ProgramMemory(tmp_path / "memory.sqlite"),
+        registry=default_registry().for_world("tabletop"),
+        plan_cache=False,
+    )
+    with _engine(world, tmp_path, planner) as eng:
+        real = _real_calls(eng)
+        result = eng.run("put the red block in the blue bowl")
+    assert result.status == "succeeded", result.reason
+    assert len(model.requests) == 2
+    assert result.rehearsals == 2 and result.real_executions == 1
+    assert [c["args"] for c in real] == [["red block", "blue bowl"]]
+    # The second request was the repair prompt, with what the twin found.
+    repair = model.requests[1].messages[-1].plain_text()
+    assert "rehearsal" in repair and "did not move" in repair
+    assert model.requests[0].reply_format == "program"
