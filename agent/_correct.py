@@ -301,7 +301,9 @@ def _replan(ctx: EngineContext, state: TaskState, correction: Correction) -> Cor
             f"there is no {correction.object} here (I see: {', '.join(names)})",
             "end" if state.get("finished") else "execute",
         )
-    if getattr(ctx.planner, "uses_llm", False):
+    from policywright.agent.planner import uses_llm
+
+    if uses_llm(ctx.planner):
         return CorrectionOutcome(
             "applied",
             "re-planning with the correction",

@@ -47,11 +47,13 @@ from policywright.agent.corrections import (
 from policywright.agent.host import CallLog, RegistryHost
 from policywright.agent.planner import (
     CandidatePlanner,
+    LearningPlanner,
     PlanContext,
     Planner,
     Program,
     SceneObject,
     SessionTurn,
+    uses_llm,
 )
 from policywright.agent.sandbox import Sandbox, check_program
 from policywright.agent.state import (
@@ -254,7 +256,7 @@ def plan(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
             error=type(exc).__name__.lstrip("_"),
         )
         refund = _refund(state) if actor == "llm" else {}
-        if isinstance(exc, _Repeated) and not getattr(ctx.planner, "uses_llm", False):
+        if isinstance(exc, _Repeated) and not uses_llm(ctx.planner):
             # A retrieval planner offers the same programs again: nothing new can come.
             last = (state.get("feedback") or [str(exc)])[-1]
             return {
@@ -527,10 +529,9 @@ def verify(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]:
         current["usage"] = add_usage(current.get("usage"), usage)
     if verdict["success"]:
         current["outcome"] = "succeeded"
-        record = getattr(ctx.planner, "record_success", None)
-        if callable(record):
+        if isinstance(ctx.planner, LearningPlanner):
             try:
-                record(_plan_context(state, state["attempt"]), program)
+                ctx.planner.record_success(_plan_context(state, state["attempt"]), program)
             except Exception:  # learning is best effort; the task itself succeeded
                 logger.exception("the planner could not record a success")
         _learn_from_corrections(ctx, state, program)
@@ -676,9 +677,9 @@ def _learn_from_corrections(ctx: EngineContext, state: TaskState, program: Progr
     """Keep what the person taught: the command as first given -> the program that worked."""
     applied = [c for c in state.get("corrections", []) if c.get("status") == "applied"]
     taught = [c for c in applied if c.get("kind") not in ("stop", "continue", "speed")]
-    learn = getattr(ctx.planner, "record_lesson", None)
-    if not taught or not callable(learn):
+    if not taught or not isinstance(ctx.planner, LearningPlanner):
         return
+    learn = ctx.planner.record_lesson
     from policywright.agent._correct import apply_edits
 
     code = apply_edits(program.code, state.get("edits", []))

@@ -30,7 +30,7 @@ from policywright.agent.graph import (
     open_checkpointer,
     recursion_limit,
 )
-from policywright.agent.planner import OfflinePlanner, Planner, ProgramMemory
+from policywright.agent.planner import OfflinePlanner, Planner, ProgramMemory, uses_llm
 from policywright.agent.sandbox import Sandbox
 from policywright.agent.state import TaskState
 from policywright.agent.verify import CodeVerifier, CombinedVerifier, Verifier, VLMVerifier
@@ -463,7 +463,7 @@ class Engine:
         """Programs the planner offers per attempt (``config.candidates`` or its default)."""
         if self.config.candidates is not None:
             return self.config.candidates
-        return 1 if getattr(self.planner, "uses_llm", False) else 3
+        return 1 if uses_llm(self.planner) else 3
 
     @property
     def busy(self) -> bool:

@@ -9,11 +9,13 @@ functions, a function library and a plan cache).
 from policywright.agent.planner._text import Abstracted, abstract_command
 from policywright.agent.planner.base import (
     CandidatePlanner,
+    LearningPlanner,
     PlanContext,
     Planner,
     Program,
     SceneObject,
     SessionTurn,
+    uses_llm,
 )
 from policywright.agent.planner.llm import LLMPlanner
 from policywright.agent.planner.memory import (
@@ -30,6 +32,7 @@ __all__ = [
     "Abstracted",
     "CandidatePlanner",
     "LLMPlanner",
+    "LearningPlanner",
     "MemoryEntry",
     "OfflinePlanner",
     "PlanContext",
@@ -43,4 +46,5 @@ __all__ = [
     "fill_template",
     "normalise_command",
     "scene_signature",
+    "uses_llm",
 ]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "CandidatePlanner",
+    "LearningPlanner",
     "PlanContext",
     "Planner",
     "Program",
@@ -118,9 +119,18 @@ class Program(BaseModel):
 
 
 class Planner(Protocol):
-    """Writes a program for a command; offline (retrieval) or LLM-backed."""
+    """Writes a program for a command; offline (retrieval) or LLM-backed.
+
+    Attributes:
+        name: Shown in reports ("offline", "llm").
+        uses_llm: Whether a model writes the programs: then corrections that need
+            understanding go to it, a repeated program is fed back instead of ending the task,
+            and the engine keeps one attempt per task. Read through :func:`uses_llm`, which
+            counts a planner that does not declare it as not using one.
+    """
 
     name: str
+    uses_llm: bool
 
     def write(self, ctx: PlanContext) -> Program:
         """Write a program (and its check) for ``ctx.command``.
@@ -136,6 +146,34 @@ class Planner(Protocol):
             UnknownObjectError: The command names an object that is not in the scene.
             EmptyCommandError: The command is empty.
         """
+        ...
+
+
+def uses_llm(planner: object) -> bool:
+    """Whether ``planner`` declares ``uses_llm = True`` (see :class:`Planner`).
+
+    Planners written before the attribute was declared (scripted test planners, plugins) do
+    not have it; they do not use a model.
+    """
+    return bool(getattr(planner, "uses_llm", False))
+
+
+@runtime_checkable
+class LearningPlanner(Protocol):
+    """A planner that learns from what the engine saw: verified successes and corrections.
+
+    The engine calls these after the fact; learning is best effort (an error is logged, the
+    task's outcome stands).
+    """
+
+    def record_success(self, ctx: PlanContext, program: Program) -> None:
+        """Remember a program the verifier confirmed for ``ctx.command``."""
+        ...
+
+    def record_lesson(
+        self, command: str, scene: list[SceneObject], corrections: list[str], program: Program
+    ) -> None:
+        """Remember the program a person's corrections led to, for ``command`` in ``scene``."""
         ...
 
 

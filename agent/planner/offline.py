@@ -194,6 +194,9 @@ class OfflinePlanner:
             "anthropic:<model>, openai-compatible:<url>#<model> or hf:<path>"
         )
 
+    def record_success(self, ctx: PlanContext, program: Program) -> None:
+        """Nothing to remember: a success came from the memory, which already holds it."""
+
     def record_lesson(
         self, command: str, scene: list[SceneObject], corrections: list[str], program: Program
     ) -> None:
