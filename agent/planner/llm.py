@@ -372,14 +372,16 @@ class LLMPlanner:
         feedback = [
             _clip(f, MAX_FEEDBACK_CHARS, " ...(cut)") for f in ctx.feedback[-MAX_FEEDBACK_ITEMS:]
         ]
+        examples = self.examples(ctx.command)
         return render(
             "repair.j2",
+            examples=examples,
             attempt=ctx.attempt,
             previous_program=previous,
             previous_check=previous_check,
             feedback=feedback,
             failing_lines=_failing_lines(feedback, previous, previous_check),
-            **self._extra_vars(ctx, self.examples(ctx.command) if self.registry else []),
+            **self._extra_vars(ctx, examples),
             **self._context_vars(ctx, image),
         )
 

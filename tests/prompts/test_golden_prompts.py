@@ -153,3 +153,29 @@ def test_invisible_characters_are_escaped(fixture_memory, listing, context: Plan
 def test_fence_cannot_be_closed_by_content() -> None:
     fenced = fence("x = '```'\n")
     assert fenced.startswith("````python\n") and fenced.endswith("\n````")
+
+
+def test_repair_message_starts_with_the_first_attempts_message(fixture_memory) -> None:
+    """A server's prefix cache reuses the whole first message: only the failure is new."""
+    from policywright.agent.planner import SceneObject
+    from policywright.primitives import default_registry
+
+    scene = [SceneObject(name="red block", kind="block", color="red", position=(0.5, 0.1, 0.6))]
+    planner = LLMPlanner(
+        ScriptedChatModel.of(), fixture_memory, registry=default_registry(), k_examples=2
+    )
+    first = planner.user_text(PlanContext(command="put the red block in the bowl", scene=scene))
+    repair = planner.repair_text(
+        PlanContext(
+            command="put the red block in the bowl",
+            scene=scene,
+            attempt=2,
+            feedback=["boom"],
+            previous_program="x = 1\n",
+            previous_check="verdict(True, 'a')\n",
+        )
+    )
+    head = first[: first.rindex("\n\nWrite the policy program")]
+    assert repair.startswith(head)
+    system = planner.system_text()
+    assert system == planner.system_text()  # byte-identical across calls
