@@ -34,7 +34,6 @@ from policywright.sim import (
     TABLE_Z,
     WORKSPACE,
     FloorSpec,
-    LandmarkSpec,
     SceneSpec,
     sample_floor,
     sample_scene,
@@ -323,12 +322,3 @@ def sample_episode(suite: Suite, task: TaskSpec, split: str, seed: int) -> Sampl
         f"task {task.id!r} (split {split}, seed {seed}): no feasible scene in {_MAX_TRIES} "
         f"draws; last problem: {last}"
     )
-
-
-def landmark_positions(scene: FloorSpec) -> dict[str, tuple[float, float]]:
-    """Landmark name -> xy of a floor scene."""
-    out: dict[str, tuple[float, float]] = {}
-    for lm in scene.landmarks:
-        assert isinstance(lm, LandmarkSpec)
-        out[lm.name] = lm.position
-    return out

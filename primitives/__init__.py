@@ -1,4 +1,7 @@
-"""The primitive API: ``@primitive``, the registry, and the built-in tabletop primitives.
+"""The primitive API: ``@primitive``, the registry, and the built-in primitives.
+
+The built-ins come for each world: tabletop (``builtin``), floor (``locomotion``) and mobile
+(``mobile``); a primitive says where it works with ``@primitive(worlds=...)``.
 
 Register your own primitive by decorating a typed, documented function and exposing it through
 the ``policywright.primitives`` entry point (see the README, "Add a primitive").

@@ -18,7 +18,7 @@ import pybullet as p
 from pybullet_utils import bullet_client
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from policywright.sim._a1 import A1, STAND_TARGETS, wrap_angle
+from policywright.sim._a1 import A1, STAND_TARGETS
 from policywright.sim._bullet import CameraSpec, capture, data_path, quiet_stdout
 from policywright.sim._client_world import ClientWorld
 from policywright.sim._perception import DetectedObject, ObjectPose, nearest_color
@@ -403,10 +403,3 @@ class FloorWorld(ClientWorld[FloorSpec]):
     def _load_controller_state(self, sidecar: dict[str, Any]) -> None:
         self.robot.driver = None
         self.robot.load_controller_state(sidecar["robot"])
-
-    # -- lifetime --------------------------------------------------------------------------------
-
-
-def heading_to(pose: tuple[float, float, float], xy: tuple[float, float]) -> float:
-    """Signed angle (rad) the robot at ``pose`` must turn to face ``xy``."""
-    return wrap_angle(math.atan2(xy[1] - pose[1], xy[0] - pose[0]) - pose[2])

@@ -7,7 +7,6 @@ install needs no torch. Training scripts may use torch (extra ``[train]``) but s
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -127,8 +126,3 @@ def save_mlp(
     p.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(p, **arrays)  # type: ignore[arg-type]
     return p
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file (for reports that name the exact weights used)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -227,16 +227,6 @@ class DriveSkill:
             self._backwards = dist < 0.5 and abs(_wrap(heading - yaw)) > 0.75 * math.pi
         return _wrap(heading + math.pi) if self._backwards else heading
 
-    def _hold(self, obs: BaseObservation, ax: float, ay: float) -> float:
-        """Forward speed that keeps the base centre at (ax, ay) along its heading.
-
-        Skid-steer turning in place creeps along the heading (the arm moves the centre of mass
-        forward of the wheels' centre): up to 12 cm per 25 degrees in open loop.
-        """
-        ch, sh = math.cos(obs.yaw), math.sin(obs.yaw)
-        along = (ax - obs.x - PIVOT_AHEAD * ch) * ch + (ay - obs.y - PIVOT_AHEAD * sh) * sh
-        return float(np.clip(3.0 * along, -0.25, 0.25))
-
     def act(self, obs: BaseObservation) -> BaseAction:
         """The next velocity command."""
         g = self._goal
