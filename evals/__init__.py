@@ -19,7 +19,7 @@ from policywright.evals._episodes import EpisodeResult, EpisodeSpec
 from policywright.evals._metrics import CellMetrics, Rate, group_metrics, newcombe_diff, wilson
 from policywright.evals._report import pct, suite_order
 from policywright.evals._rundir import RunData, load_run
-from policywright.evals._runner import RunOptions, RunSummary, run_eval
+from policywright.evals._runner import ConnectedBackend, RunOptions, RunSummary, run_eval
 from policywright.evals._schema import Suite, TaskSpec, load_suite, suite_ids
 
 
@@ -58,6 +58,7 @@ def write_compare(run_a: str, run_b: str, out: str) -> tuple[str, str]:
 
 __all__ = [
     "CellMetrics",
+    "ConnectedBackend",
     "EpisodeResult",
     "EpisodeSpec",
     "Rate",

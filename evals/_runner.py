@@ -35,7 +35,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -62,6 +62,7 @@ from policywright.evals._rundir import (
 __all__ = [
     "DEFAULT_EPISODE_FN",
     "Backend",
+    "ConnectedBackend",
     "Job",
     "LocalPool",
     "RunOptions",
@@ -168,6 +169,27 @@ class Backend(Protocol):
 
     def run(self, tracker: Tracker) -> None:
         """Execute until the tracker has a final result for every job."""
+        ...
+
+
+@runtime_checkable
+class ConnectedBackend(Backend, Protocol):
+    """A backend that talks to something outside this process (the Ray pool's cluster).
+
+    ``connect`` before the run (it says what it connected to), ``close`` after it, whatever
+    happened; a local pool has neither.
+    """
+
+    def connect(self) -> str:
+        """Connect; one line saying to what.
+
+        Raises:
+            UserError: the address does not answer.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the connection (the run is over)."""
         ...
 
 
@@ -700,13 +722,13 @@ def run_eval(
     """
     planned = plan_run(options)
     backend = make_backend(ray, workers)
-    connect = getattr(backend, "connect", None)
-    close = getattr(backend, "close", None)
+    # Only a backend that talks to a cluster connects (and closes): declared, not probed.
+    connected = backend if isinstance(backend, ConnectedBackend) else None
     try:
-        if connect is not None:
-            connect()
+        if connected is not None:
+            connected.connect()
         run_dir, manifest = open_run(options, Path(out), run_id, planned=planned)
         return execute_run(run_dir, manifest, backend, on_event=on_event)
     finally:
-        if close is not None:
-            close()
+        if connected is not None:
+            connected.close()

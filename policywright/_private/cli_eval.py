@@ -376,13 +376,15 @@ def run_eval(
             rehearsal_budget=rehearsal_budget,
         )
         planned = plan_run(options)  # bad names fail here, before Ray starts or a folder exists
+    from policywright.evals import ConnectedBackend
+
     backend = make_backend(ray, workers, start_method)
-    connect = getattr(backend, "connect", None)
-    close = getattr(backend, "close", None)
+    # Only a backend that talks to a cluster connects (and closes): declared, not probed.
+    connected = backend if isinstance(backend, ConnectedBackend) else None
     view = _ProgressView(out_console)
     try:
-        if connect is not None:
-            out_console.print(f"[cyan]Ray: {escape(connect())}[/cyan]")
+        if connected is not None:
+            out_console.print(f"[cyan]Ray: {escape(connected.connect())}[/cyan]")
         if not resume:
             run_dir, manifest = open_run(options, out, run_id, label=label, planned=planned)
             opened = True
@@ -399,8 +401,8 @@ def run_eval(
         raise
     finally:
         view.close()
-        if close is not None:
-            close()
+        if connected is not None:
+            connected.close()
     data = load_run(run_dir)
     paths: dict[str, str] = {}
     if report:
