@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from policywright.agent.language import normalise_text
+
 __all__ = ["Ambiguity", "find_ambiguity", "resolve_answer"]
 
 # "the block" / "the red block" followed by the end or by a word that does not narrow it down
@@ -36,7 +38,7 @@ def find_ambiguity(command: str, names: Sequence[str]) -> Ambiguity | None:
     Only "the <kind>" and "the <colour> <kind>" in the singular count; a phrase that already
     narrows the choice by a relation is left to the planner.
     """
-    text = " ".join(command.lower().split())
+    text = normalise_text(command)
     for m in _PHRASE.finditer(text):
         colour, kind = m.group("colour"), m.group("kind")
         if colour is not None and colour in ("other", "same", "first", "second", "last"):

@@ -22,6 +22,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from policywright.agent.language import normalise_text
 from policywright.errors import UserError
 from policywright.sim import COLORS
 
@@ -1217,7 +1218,7 @@ def parse_correction(text: str) -> Correction:
         raise _fail(shown, "it is empty")
     if len(shown) > MAX_TEXT_CHARS:
         raise _fail(shown, f"longer than {MAX_TEXT_CHARS} characters; keep a correction short")
-    low = shown.translate(_TRANSLATE).lower()
+    low = normalise_text(shown.translate(_TRANSLATE))
     toks = _tokenise(low)
     words = [t.text for t in toks if t.kind == "word"]
     if not words:

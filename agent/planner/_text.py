@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from policywright.agent.language import normalise_text
+
 __all__ = [
     "CAP_COLORS",
     "DERIVED_SLOT_NAMES",
@@ -140,7 +142,8 @@ class Abstracted:
 
 
 def _words(text: str) -> list[str]:
-    return _TOKEN_RE.findall(text.lower())
+    # Commands and templates go through the same normaliser ("don't" -> "do not").
+    return _TOKEN_RE.findall(normalise_text(text))
 
 
 def _finish(tokens: Iterable[str]) -> tuple[str, ...]:

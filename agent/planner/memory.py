@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from policywright.agent.language import normalise_text
 from policywright.agent.planner._text import (
     DERIVED_SLOT_NAMES,
     SimilarityIndex,
@@ -140,8 +141,8 @@ class Lesson(BaseModel):
 
 
 def normalise_command(command: str) -> str:
-    """The plan-cache form of a command: lower case, single spaces, no trailing punctuation."""
-    return " ".join(command.lower().split()).rstrip(".!?;, ")
+    """The plan-cache form of a command: normalised text, no trailing punctuation."""
+    return normalise_text(command).rstrip(".!?;, ")
 
 
 class _Named(Protocol):
