@@ -69,7 +69,16 @@ function handle(e) {
       break;
     case "program": showProgram(e.code, e.provenance); log(`attempt ${e.attempt}: program written (${e.provenance})`); break;
     case "call_start": mark(e.line, "active"); log(`▶ line ${e.line}: ${e.name}`); break;
-    case "call": log(`${e.ok ? "✓" : "✗"} ${e.name} ${e.ok ? "" : e.error || ""}`, e.ok ? "" : "bad"); break;
+    case "call":
+      // A failed or stopped call says why (never a bare mark); the clock is the sim's, cumulative.
+      if (e.ok) {
+        log(`✓ line ${e.line}: ${e.name}  (sim clock ${Number(e.sim_time).toFixed(1)} s)`);
+        const li = $("program").children[e.line - 1];
+        if (li) { li.classList.remove("active"); li.classList.add("done"); }
+      }
+      else if (e.preempted) log(`‖ line ${e.line}: ${e.name}: ${e.preempted}`);
+      else log(`✗ line ${e.line}: ${e.name} failed: ${e.error || "no reason given"}`, "bad");
+      break;
     case "say": log(`robot says: ${e.message}`, "good"); break;
     case "verdict": log(`verdict: ${e.success ? "achieved" : "not achieved"}: ${e.reason}`, e.success ? "good" : "bad"); break;
     case "correction": log(`correction "${e.text}" (${e.kind}): ${e.status}: ${e.message}`, e.status === "applied" ? "good" : "bad"); break;
