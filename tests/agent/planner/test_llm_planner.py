@@ -124,7 +124,7 @@ def test_repair_prompt_shows_previous_program_feedback_and_failing_line(ctx: Pla
     program = planner.write(repair)
     text = user_text(model)
     assert model.requests[0].purpose == "repair"
-    assert "2 | x = blocks[7]" in text
+    assert "x = blocks[7]" in text
     assert 'program line 2: "x = blocks[7]"' in text
     assert "IndexError: list index out of range" in text
     assert "attempt=2 repair" in program.provenance
@@ -146,7 +146,7 @@ def test_repair_remembers_the_last_program_when_the_engine_does_not_pass_it(
     )
     planner.write(again)
     text = user_text(model)
-    assert "1 | say('first try')" in text and "9 cm away" in text
+    assert "say('first try')" in text and "9 cm away" in text
 
 
 def test_plan_cache_skipped_after_a_failure(ctx: PlanContext) -> None:
@@ -362,7 +362,7 @@ def test_a_cached_plan_that_fails_is_forgotten(ctx: PlanContext) -> None:
     assert reuse.write(ctx).provenance.startswith("plan-cache hit")
     failed = ctx.model_copy(update={"attempt": 2, "feedback": ["not achieved: 9 cm away"]})
     assert reuse.write(failed).code == "say('b')\n"
-    assert memory.plans() == [] and "1 | say('a')" in user_text(model)
+    assert memory.plans() == [] and "say('a')" in user_text(model)
 
 
 def test_repair_after_a_refused_helper_shows_the_reply_program(ctx: PlanContext) -> None:
@@ -376,7 +376,7 @@ def test_repair_after_a_refused_helper_shows_the_reply_program(ctx: PlanContext)
         update={"attempt": 2, "feedback": [f"your reply could not be used: {info.value}"]}
     )
     assert planner.write(again).code == "say('fixed')\n"
-    assert "1 | stack_in_order(get_obj_names())" in user_text(model)
+    assert "stack_in_order(get_obj_names())" in user_text(model)
 
 
 def test_default_listing_is_the_installed_tabletop_primitives(ctx: PlanContext) -> None:
