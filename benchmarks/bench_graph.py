@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from policywright.agent._rehearse import TwinStore
 from policywright.agent.graph import (
     EngineContext,
     compile_graph,
@@ -93,7 +94,11 @@ class FakeVerifier:
 
 
 def bench(
-    loops: int, checkpointer_kind: str, attempts: int = 1, sync: str = "normal"
+    loops: int,
+    checkpointer_kind: str,
+    attempts: int = 1,
+    sync: str = "normal",
+    rehearse: bool = False,
 ) -> list[float]:
     tmp = Path(tempfile.mkdtemp())
     saver = (
@@ -115,6 +120,7 @@ def bench(
         prim=PrimitiveContext(world=world),  # type: ignore[arg-type]
         verifier=FakeVerifier(),
         snapshot_dir=tmp / "worlds",
+        twins=TwinStore(factory=None),
     )
     times = []
     for i in range(loops + 3):
@@ -124,7 +130,14 @@ def bench(
         kwargs: dict[str, Any] = {"context": ctx}
         if saver is not None:
             kwargs["durability"] = "sync"
-        inputs = {"command": "x", "thread_id": f"t{i}", "max_attempts": attempts}
+        inputs = {
+            "command": "x",
+            "thread_id": f"t{i}",
+            "max_attempts": attempts,
+            # The rehearse node's own cost (a step and a checkpoint); the twin's run is physics
+            # and the sandbox, measured in bench_twin.py and the evaluations.
+            "rehearse": rehearse,
+        }
         out = graph.invoke(inputs, cfg, **kwargs)
         dt = time.perf_counter() - t0
         assert out["status"] == "succeeded", out
@@ -149,6 +162,10 @@ def main() -> None:
         three = statistics.median(bench(args.loops, kind, 3, sync))
         label = LABELS[kind] + (f" ({sync})" if kind == "sqlite" else "")
         print(f"{label:<34}{one * 1e3:>12.2f}{(three - one) / 2 * 1e3:>12.2f}")
+    one = statistics.median(bench(args.loops, "sqlite", 1, "normal", rehearse=True))
+    three = statistics.median(bench(args.loops, "sqlite", 3, "normal", rehearse=True))
+    label = "SqliteSaver (normal) + rehearse"
+    print(f"{label:<34}{one * 1e3:>12.2f}{(three - one) / 2 * 1e3:>12.2f}")
 
 
 if __name__ == "__main__":
