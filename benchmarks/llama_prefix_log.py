@@ -47,9 +47,8 @@ def main() -> None:
     if reused:
         print(f"median tokens reused: {statistics.median(r[0] for r in reused):.0f}")
         print(f"median tokens prefilled: {statistics.median(r[1] for r in reused):.0f}")
-        print(
-            f"median time to first token (prefill), s: {statistics.median(r[2] for r in reused):.1f}"
-        )
+        ttft = statistics.median(r[2] for r in reused)
+        print(f"median time to first token (prefill), s: {ttft:.1f}")
         rate = sum(r[1] for r in reused) / sum(r[2] for r in reused)
         print(f"prefill rate, tokens/s: {rate:.1f}")
         whole = [(r[0] + r[1]) / rate for r in reused]
