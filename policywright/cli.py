@@ -24,7 +24,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from policywright._private.cli_output import _code, _Printer, parse_objects
-from policywright.errors import PolicywrightError, UserError
+from policywright.errors import PolicywrightError, UnknownThreadError, UserError
 
 __all__ = ["app", "main"]
 
@@ -125,15 +125,18 @@ def _setup_logging(verbose: bool) -> None:
 @app.command()
 def run(
     command: Annotated[str, typer.Argument(help="What the robot should do.")],
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the sampled scene and the run.")] = 0,
+    # None, not 0, when not given: a session refuses a seed given for its existing world.
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Seed of the sampled scene and the run (default 0).")
+    ] = None,
     world_kind: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--world",
-            help="tabletop (Panda, blocks and bowls), floor (A1 quadruped and landmarks) "
-            "or mobile (Panda on a Husky, tables).",
+            help="tabletop (Panda, blocks and bowls; the default), floor (A1 quadruped and "
+            "landmarks) or mobile (Panda on a Husky, tables).",
         ),
-    ] = "tabletop",
+    ] = None,
     scene: Annotated[
         Path | None, typer.Option("--scene", help="A scene YAML file (a SceneSpec).")
     ] = None,
@@ -153,8 +156,18 @@ def run(
     thread: Annotated[str | None, typer.Option(help="Checkpoint thread id.")] = None,
     session: Annotated[
         str | None,
-        typer.Option(help="Session name: follow-ups see its earlier commands ('undo that')."),
+        typer.Option(
+            help="Session name: the task continues from the world the session's last task "
+            "left, and follow-ups see its earlier commands ('undo that'; docs/sessions.md)."
+        ),
     ] = None,
+    new_world: Annotated[
+        bool,
+        typer.Option(
+            "--new-world",
+            help="Start the session over in a new world (from --objects, --scene, --seed).",
+        ),
+    ] = False,
     llm: Annotated[
         str | None,
         typer.Option(
@@ -239,15 +252,17 @@ def run(
     config = load_config(config_file, overrides=overrides)
     if cache is not None:
         config = config.with_response_cache(cache)
-    world = make_world(
-        world_kind,
-        command,
-        seed=config.seed,
-        objects=names,
-        scene_file=scene,
-        gui=config.gui,
-        config=config,
-    )
+    world = _session_world(session, new_world, config, world_kind, seed, objects, scene)
+    if world is None:
+        world = make_world(
+            world_kind or "tabletop",
+            command,
+            seed=config.seed,
+            objects=names,
+            scene_file=scene,
+            gui=config.gui,
+            config=config,
+        )
     recorder = getattr(world, "start_recording", None)
     stopper = getattr(world, "stop_recording", None)
     if record is not None and recorder is None:
@@ -257,7 +272,9 @@ def run(
         if record is not None and recorder is not None:
             recorder(width=320, height=240)  # 160x120 was too small to see a block
         printer = _Printer(out) if not as_json else None
-        result = eng.run(command, thread_id=thread, session=session, on_event=printer)
+        result = eng.run(
+            command, thread_id=thread, session=session, on_event=printer, new_world=new_world
+        )
         run_dir = config.runs_dir / result.thread_id
         run_dir.mkdir(parents=True, exist_ok=True)
         image_path = image or run_dir / f"final_{world.cameras[0]}.png"
@@ -273,6 +290,48 @@ def run(
             result.gif = str(record)
     _print_result(result, out, as_json, state_dir=state_dir)
     raise typer.Exit(result.exit_code)
+
+
+def _session_world(
+    session: str | None,
+    new_world: bool,
+    config: Any,
+    world_kind: str | None,
+    seed: int | None,
+    objects: str | None,
+    scene: Path | None,
+) -> Any:
+    """The world an existing session continues in, or None when a new world is to be built.
+
+    Raises:
+        UserError: scene options given for a session that has its world (they would change
+            it), ``--new-world`` without a session, or the session's last task is unfinished.
+    """
+    from policywright.engine import session_snapshot, session_world
+
+    if session is None:
+        if new_world:
+            raise UserError("--new-world starts a session over: give the session (--session)")
+        return None
+    if new_world or session_snapshot(config, session) is None:
+        return None
+    given = [
+        flag
+        for flag, value in (("--objects", objects), ("--scene", scene), ("--seed", seed))
+        if value is not None
+    ]
+    world = session_world(config, session, gui=config.gui)
+    if world_kind is not None and world_kind != world.kind:
+        given.append("--world")
+    if given:
+        world.close()
+        raise UserError(
+            f"session {session!r} already has its world (its first task fixed the scene; "
+            f"each task continues where the last one left it): {', '.join(given)} would "
+            "change it. Leave them out to continue, add --new-world to start the session "
+            "over in a new world, or choose another session name; nothing was run"
+        )
+    return world
 
 
 def _print_result(
@@ -407,7 +466,10 @@ def history(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
-    """Show a thread's steps, programs, verdicts and corrections; optionally fork it."""
+    """Show a thread's steps, programs, verdicts and corrections; optionally fork it.
+
+    Given a session's name (no thread has it), show that session's tasks in order.
+    """
     from policywright._private.settings import load_config
     from policywright._private.threads import fork_thread, thread_history
 
@@ -421,7 +483,12 @@ def history(
             flag = escape(state_dir_flag(state_dir))
             console.print(f"continue it with: policywright resume {new_id}{flag}")
         return
-    report = thread_history(config, thread)
+    try:
+        report = thread_history(config, thread)
+    except UnknownThreadError:
+        if not _print_session(config, thread, as_json, programs=True):
+            raise
+        return
     if as_json:
         console.print_json(report.model_dump_json())
         return
@@ -463,6 +530,80 @@ def history(
     calls = report.calls
     if calls:
         console.print(f"{len(calls)} journaled primitive call(s); last: {calls[-1]}")
+
+
+@app.command()
+def threads(
+    session: Annotated[
+        str | None, typer.Option(help="Show this session's tasks, oldest first.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many recent threads to list.")] = 20,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Folder for checkpoints, snapshots and memory.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """List recent task threads, or a session's tasks in order (history SESSION: in full)."""
+    from policywright._private.settings import load_config
+
+    config = load_config(None, overrides={"state_dir": state_dir})
+    if session is not None:
+        if not _print_session(config, session, as_json, programs=False):
+            raise UnknownThreadError(f"no session {session!r} in {str(config.state_dir)!r}")
+        return
+    from policywright._private.threads import recent_threads
+
+    rows = recent_threads(config, limit)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"recent threads in {config.state_dir}", title_justify="left")
+    for col in ("thread", "session", "status", "command"):
+        table.add_column(col, overflow="fold", ratio=1 if col == "command" else None)
+    for r in rows:
+        table.add_row(r["thread_id"], r["session"] or "-", r["status"], escape(r["command"]))
+    console.print(table)
+
+
+def _print_session(config: Any, session: str, as_json: bool, *, programs: bool) -> bool:
+    """Print a session's turns in order: command, outcome, verdict, program, world snapshots.
+
+    Returns:
+        False when the state folder has no session of that name (nothing printed).
+    """
+    from policywright._private.sessions import session_turns
+
+    try:
+        turns = session_turns(config, session)
+    except UnknownThreadError:
+        return False
+    if as_json:
+        console.print_json(json.dumps({"session": session, "turns": turns}))
+        return True
+    table = Table(title=f"session {session}: {len(turns)} task(s)", title_justify="left")
+    for col in ("turn", "thread", "command", "outcome", "verdict", "started from"):
+        table.add_column(col, overflow="fold")
+    for t in turns:
+        details = t["details"]
+        verdict = details.get("verdict") or {}
+        shown = ("yes" if verdict.get("success") else "no") if verdict else "-"
+        if details.get("new_world"):
+            shown += " (new world)"
+        table.add_row(
+            str(t["index"]),
+            t["thread_id"],
+            escape(t["command"]),
+            escape(t["outcome"]),
+            shown,
+            escape(t["world_before"] or "-"),
+        )
+    console.print(table)
+    if programs:
+        for t in turns:
+            if t["program"].strip():
+                title = f"turn {t['index']} ({t['thread_id']}): {t['command']!r}"
+                console.print(Panel(_code(t["program"].rstrip()), title=escape(title)))
+    return True
 
 
 @app.command()

@@ -30,7 +30,13 @@ from policywright.agent.graph import (
     open_checkpointer,
     recursion_limit,
 )
-from policywright.agent.planner import OfflinePlanner, Planner, ProgramMemory, uses_llm
+from policywright.agent.planner import (
+    OfflinePlanner,
+    Planner,
+    ProgramMemory,
+    SceneObject,
+    uses_llm,
+)
 from policywright.agent.sandbox import Sandbox
 from policywright.agent.state import TaskState
 from policywright.agent.verify import CodeVerifier, CombinedVerifier, Verifier, VLMVerifier
@@ -62,6 +68,7 @@ __all__ = [
     "make_world",
     "resume_world",
     "scene_for_command",
+    "session_world",
 ]
 
 
@@ -407,6 +414,8 @@ class Engine:
                 world.kind,
             )
         self._busy = threading.Lock()
+        #: session -> the thread whose end this engine's world holds (no restore needed).
+        self._world_of: dict[str, str] = {}
         self.call_hooks.append(self._take_at_boundary)
 
     def _take_at_boundary(self, event: dict[str, Any]) -> None:
@@ -516,28 +525,42 @@ class Engine:
         thread_id: str | None = None,
         session: str | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        new_world: bool = False,
     ) -> TaskResult:
         """Run one command to a verdict.
 
         Args:
             command: what the user asked for.
             thread_id: the checkpoint thread (a fresh id when None).
-            session: a session name: the planner sees the session's earlier commands, their
-                programs and outcomes, so follow-ups ("undo that") work.
+            session: a session name: the task continues from the world the session's last
+                task left (restored from its snapshot when this engine's world is elsewhere),
+                and the planner sees the session's earlier commands, programs and outcomes, so
+                follow-ups ("undo that") work (docs/sessions.md).
             on_event: receives each progress event (scene, program, call, verdict, ...).
+            new_world: start ``session`` over in this engine's world instead of continuing
+                its own (earlier turns stay on record; follow-ups no longer reach them).
 
         Returns:
             The result; it never raises for a failed task, only for a bad command.
 
         Raises:
             EmptyCommandError: the command is empty or whitespace.
-            UserError: the command is too long.
+            UserError: the command is too long; or ``session`` has its own world and this
+                engine's world is another scene (build it with :func:`session_world`, or pass
+                ``new_world=True``), or its last task did not finish (resume it first).
         """
         if not isinstance(command, str) or not command.strip():
             raise EmptyCommandError("the command is empty: say what the robot should do")
         if len(command) > MAX_COMMAND_CHARS:
             raise UserError(f"the command is longer than {MAX_COMMAND_CHARS} characters")
         command = " ".join(command.split())
+        if session is not None:
+            if not _SESSION_NAME.fullmatch(session):
+                raise UserError(
+                    f"session name {session!r} must be 1-64 letters, digits, '-', '_' or '.'"
+                )
+            # Before perception: the command is checked against the session's own world.
+            self._continue_session_world(session, new_world=new_world)
         self.prim.invalidate()
         scene_names = sorted(self.prim.detections())
         missing = unknown_mentions(command, scene_names)
@@ -549,11 +572,7 @@ class Engine:
             )
         history: list[dict[str, Any]] = []
         if session is not None:
-            if not _SESSION_NAME.fullmatch(session):
-                raise UserError(
-                    f"session name {session!r} must be 1-64 letters, digits, '-', '_' or '.'"
-                )
-            history = self.sessions.turns(session)
+            history = self._session_history(session, new_world=new_world)
             thread_id = thread_id or self._session_thread_id(session)
         if thread_id is not None:
             if not _SESSION_NAME.fullmatch(thread_id):
@@ -593,12 +612,22 @@ class Engine:
                 program="",
                 outcome="running",
                 scene_before=[],
+                world_before=self._save_world(thread_id, "session-start"),
+                details={"new_world": True} if new_world else None,
             )
         try:
             result = self._drive(inputs, thread_id, on_event, session=session, command=command)
         except Exception as exc:
             if session is not None:
-                self.sessions.update(session, thread_id, program="", outcome=f"failed: {exc}")
+                self.sessions.update(
+                    session,
+                    thread_id,
+                    program="",
+                    outcome=f"failed: {exc}",
+                    world_after=self._save_world(thread_id, "session-end"),
+                )
+                self.sessions.set_world(session, thread_id, self._snapshot_path(thread_id))
+                self._world_of[session] = thread_id
             raise
         self._record_turn(thread_id, result)
         return result
@@ -620,17 +649,98 @@ class Engine:
         session = result.session or (row.session if row is not None else None)
         if session is None:
             return
+        from policywright._private.sessions import moved
+
         values = self._values(thread_id)
         # "failed: ..." is what planners already read; "waiting: ..." and "stopped: ..." too.
         ok = result.status == "succeeded"
         outcome = "succeeded" if ok else f"{result.status}: {result.reason}"
+        program = dict(values.get("program") or {})
+        scene_before = list(values.get("scene", []))
+        self.prim.invalidate()
+        scene_after = _scene_data(self.prim)
+        verdict = result.verdict or {}
         self.sessions.update(
             session,
             thread_id,
-            program=str(values.get("program", {}).get("code", "")),
+            program=str(program.get("code", "")),
             outcome=outcome,
-            scene_before=list(values.get("scene", [])),
+            scene_before=scene_before,
+            world_after=self._save_world(thread_id, "session-end"),
+            details={
+                "check_program": str(program.get("check_code", "")),
+                "family": program.get("family"),
+                "slots": dict(program.get("slots") or {}),
+                "verdict": (
+                    {"success": bool(verdict.get("success")), "reason": verdict.get("reason", "")}
+                    if verdict
+                    else None
+                ),
+                "moved": moved(scene_before, scene_after),
+                "scene_after": scene_after,
+                **({"followup": values["followup"]} if values.get("followup") else {}),
+            },
         )
+        # The session's next task continues from here (also after a resume or a correction).
+        self.sessions.set_world(session, thread_id, self._snapshot_path(thread_id))
+        self._world_of[session] = thread_id
+
+    # -- a session's world and its follow-ups ----------------------------------------------------
+
+    def _snapshot_path(self, thread_id: str, label: str = "session-end") -> str:
+        return str(self.config.snapshot_dir / thread_id / f"{label}.bullet")
+
+    def _save_world(self, thread_id: str, label: str) -> str:
+        """Snapshot the world as ``<snapshot_dir>/<thread>/<label>.bullet``; returns its path."""
+        return str(self.world.save_state(self._snapshot_path(thread_id, label)))
+
+    def _continue_session_world(self, session: str, *, new_world: bool) -> None:
+        """Bring this engine's world to where ``session``'s last task left it.
+
+        Nothing to do for a new session, with ``new_world``, or when this engine's world is
+        already there (it ran, resumed or corrected that task itself).
+
+        Raises:
+            UserError: the session's last task did not finish, or its world is another scene.
+        """
+        from policywright._private.sessions import unfinished_turn
+
+        if new_world:
+            return
+        last = self.sessions.turns(session, last=1)
+        if last and last[0]["outcome"] == "running":
+            raise UserError(unfinished_turn(self.config, session, last[0]["thread_id"]))
+        where = self.sessions.world(session)
+        if where is None or self._world_of.get(session) == where[0]:
+            return
+        thread, snapshot = where
+        try:
+            self.world.restore_state(snapshot)
+        except FileNotFoundError:
+            raise UserError(
+                f"the world of session {session!r} (left by {thread}) is gone from "
+                f"{snapshot!r}: start the session over (new_world=True, --new-world)"
+            ) from None
+        except ValueError as exc:
+            raise UserError(
+                f"session {session!r} has its own world (started by its first task; {thread} "
+                f"left it last) and this engine's world is not it ({exc}): build it with "
+                f"session_world(config, {session!r}) (CLI: run --session {session} without "
+                "--objects, --scene or --seed), start the session over with new_world=True "
+                "(--new-world), or choose another session name"
+            ) from None
+        self._world_of[session] = thread
+
+    def _session_history(self, session: str, *, new_world: bool) -> list[dict[str, Any]]:
+        """The session's turns in its current world, as the planner sees them (oldest first)."""
+        from policywright._private.sessions import planner_turn
+
+        if new_world:
+            return []
+        turns = self.sessions.turns(session)
+        # Turns of an earlier world of the session are about a scene that is not here.
+        starts = [i for i, t in enumerate(turns) if t["details"].get("new_world")]
+        return [planner_turn(t) for t in turns[starts[-1] if starts else 0 :]]
 
     # -- the durable loop ------------------------------------------------------------------------
 
@@ -933,15 +1043,68 @@ def latest_snapshot(config: EngineConfig, thread_id: str) -> Path:
     return Path(snaps[-1])
 
 
+def _scene_data(prim: PrimitiveContext) -> list[dict[str, Any]]:
+    """The detected objects as plain data (what a planner sees; the graph's ``scene``)."""
+    return [
+        SceneObject(
+            name=d.name,
+            kind=d.kind,
+            color=d.color,
+            position=(float(d.position[0]), float(d.position[1]), float(d.position[2])),
+        ).model_dump(mode="json")
+        for d in prim.detections().values()
+    ]
+
+
+def session_snapshot(config: EngineConfig, session: str) -> Path | None:
+    """The snapshot a session's next task continues from (None: the session has no world yet).
+
+    Raises:
+        UserError: the session's last task did not finish (resume it first).
+    """
+    from policywright._private.sessions import SessionStore, unfinished_turn
+
+    store = SessionStore(config.state_dir / "sessions.sqlite")
+    try:
+        last, where = store.turns(session, last=1), store.world(session)
+    finally:
+        store.close()
+    if last and last[0]["outcome"] == "running":
+        raise UserError(unfinished_turn(config, session, last[0]["thread_id"]))
+    return None if where is None else Path(where[1])
+
+
+def session_world(config: EngineConfig, session: str, *, gui: bool = False) -> World:
+    """Rebuild the world a session's next task continues from: the one its last task left.
+
+    Run the session's next command in an :class:`Engine` around it (``run --session`` does).
+
+    Raises:
+        UnknownThreadError: the session has no world yet (its first task starts it).
+        UserError: its last task did not finish (resume it first).
+    """
+    path = session_snapshot(config, session)
+    if path is None:
+        raise UnknownThreadError(
+            f"session {session!r} has no world yet in {str(config.state_dir)!r}: "
+            "its first task starts it"
+        )
+    return _world_at(config, path, f"session {session!r}", gui=gui)
+
+
 def resume_world(config: EngineConfig, thread_id: str, *, gui: bool = False) -> World:
     """Rebuild the world a thread ran in, at its newest snapshot (after a crash).
 
     Raises:
         UnknownThreadError: no such thread or snapshot.
     """
+    return _world_at(config, latest_snapshot(config, thread_id), repr(thread_id), gui=gui)
+
+
+def _world_at(config: EngineConfig, path: Path, owner: str, *, gui: bool = False) -> World:
+    """A world rebuilt from the spec of the snapshot ``path`` and restored to it."""
     import json
 
-    path = latest_snapshot(config, thread_id)
     try:
         sidecar = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -951,7 +1114,7 @@ def resume_world(config: EngineConfig, thread_id: str, *, gui: bool = False) -> 
         world = default_world_registry().resume(kind, sidecar["spec"], gui=gui, config=config)
     except UnknownNameError:
         raise UnknownThreadError(
-            f"the snapshot of {thread_id!r} is of an unknown world {kind!r}"
+            f"the snapshot of {owner} is of an unknown world {kind!r}"
         ) from None
     world.restore_state(path)
     return world

@@ -45,6 +45,11 @@ class SessionTurn(BaseModel):
         index: The turn's number in its session (1 = first), when known.
         thread_id: The checkpoint thread of the turn, when known.
         scene_before: The objects detected before the turn ran.
+        check_program: The check program of ``program`` ("" when none).
+        family: The task family of ``program``, when the offline planner wrote it.
+        slots: The slot values ``program`` was filled with (slot name -> value).
+        moved: Objects the cameras saw move more than 1 cm during the turn.
+        followup: What the turn did to an earlier one: "undo", "again", "same_other" or "".
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -55,6 +60,11 @@ class SessionTurn(BaseModel):
     index: int | None = None
     thread_id: str | None = None
     scene_before: list[SceneObject] = Field(default_factory=list)
+    check_program: str = ""
+    family: str | None = None
+    slots: dict[str, str] = Field(default_factory=dict)
+    moved: list[str] = Field(default_factory=list)
+    followup: str = ""
 
 
 class PlanContext(BaseModel):

@@ -12,7 +12,7 @@ from policywright.config import EngineConfig
 from policywright.engine import HistoryStep
 from policywright.errors import UnknownThreadError
 
-__all__ = ["ThreadReport", "fork_thread", "thread_history"]
+__all__ = ["ThreadReport", "fork_thread", "recent_threads", "thread_history"]
 
 
 class ThreadReport(BaseModel):
@@ -161,4 +161,13 @@ def fork_thread(config: EngineConfig, thread_id: str, step: int) -> str:
         return fork_from(compile_graph(saver), journal, thread_id, step)
     finally:
         saver.conn.close()
+        journal.close()
+
+
+def recent_threads(config: EngineConfig, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recently updated threads first: id, command, session, status, times."""
+    journal = Journal(config.journal_path)
+    try:
+        return [dict(vars(r)) for r in journal.threads(limit)]
+    finally:
         journal.close()
