@@ -31,10 +31,13 @@ from policywright.agent.graph import (
     recursion_limit,
 )
 from policywright.agent.planner import (
+    FollowupPlanner,
     OfflinePlanner,
+    PlanContext,
     Planner,
     ProgramMemory,
     SceneObject,
+    SessionTurn,
     uses_llm,
 )
 from policywright.agent.sandbox import Sandbox
@@ -44,6 +47,7 @@ from policywright.config import EngineConfig
 from policywright.errors import (
     ConfigError,
     EmptyCommandError,
+    PlannerCannotHandle,
     UnknownNameError,
     UnknownThreadError,
     UserError,
@@ -616,7 +620,12 @@ class Engine:
                 details={"new_world": True} if new_world else None,
             )
         try:
-            result = self._drive(inputs, thread_id, on_event, session=session, command=command)
+            undone = None
+            if session is not None:
+                undone = self._session_undo(command, thread_id, session, history, on_event)
+            result = undone or self._drive(
+                inputs, thread_id, on_event, session=session, command=command
+            )
         except Exception as exc:
             if session is not None:
                 self.sessions.update(
@@ -671,6 +680,7 @@ class Engine:
                 "check_program": str(program.get("check_code", "")),
                 "family": program.get("family"),
                 "slots": dict(program.get("slots") or {}),
+                "provenance": str(program.get("provenance", "")),
                 "verdict": (
                     {"success": bool(verdict.get("success")), "reason": verdict.get("reason", "")}
                     if verdict
@@ -678,7 +688,8 @@ class Engine:
                 ),
                 "moved": moved(scene_before, scene_after),
                 "scene_after": scene_after,
-                **({"followup": values["followup"]} if values.get("followup") else {}),
+                # An undo runs no program: later follow-ups ("again") look past it.
+                "followup": "undo" if program.get("provenance") == "engine:undo" else "",
             },
         )
         # The session's next task continues from here (also after a resume or a correction).
@@ -741,6 +752,106 @@ class Engine:
         # Turns of an earlier world of the session are about a scene that is not here.
         starts = [i for i, t in enumerate(turns) if t["details"].get("new_world")]
         return [planner_turn(t) for t in turns[starts[-1] if starts else 0 :]]
+
+    def _session_undo(
+        self,
+        command: str,
+        thread_id: str,
+        session: str,
+        history: list[dict[str, Any]],
+        on_event: Callable[[dict[str, Any]], None] | None,
+    ) -> TaskResult | None:
+        """Undo a whole earlier task when the planner reads ``command`` as "undo that".
+
+        The world is restored to the snapshot the undone turn started from (no program runs);
+        the cameras then confirm that every object is back within 1 cm of where they saw it
+        before that turn. None when the planner does not do follow-ups or reads no undo.
+        """
+        from policywright._private.sessions import not_back
+
+        if not history or not isinstance(self.planner, FollowupPlanner):
+            return None
+        turns = [SessionTurn.model_validate(t) for t in history]
+        self.prim.invalidate()
+        scene = [SceneObject.model_validate(o) for o in _scene_data(self.prim)]
+        emit = on_event or (lambda _event: None)
+        target: SessionTurn | None = None
+        failure = ""
+        try:
+            target = self.planner.undo_target(
+                PlanContext(command=command, scene=scene, history=turns)
+            )
+        except PlannerCannotHandle as exc:
+            failure = str(exc)
+        if target is None and not failure:
+            return None
+        if not self._busy.acquire(blocking=False):
+            raise UserError("the engine is busy with another task; wait for it to finish")
+        try:
+            initial, start_sim = _poses(self.world), self.world.sim_time
+            snapshot = self._snapshot_path(thread_id, "session-start")
+            marker = ""
+            if target is not None:
+                label = f"turn {target.index} ({target.thread_id}, {target.command!r})"
+                marker = f"# undo: the world was restored to its snapshot from before {label}\n"
+                before = {
+                    t["thread_id"]: t["world_before"] for t in self.sessions.turns(session, 1000)
+                }.get(target.thread_id, "")
+                try:
+                    if not before:
+                        raise FileNotFoundError(target.thread_id)
+                    self.world.restore_state(before)
+                except (OSError, ValueError) as exc:
+                    failure = (
+                        f"cannot undo {label}: the snapshot it started from cannot be restored "
+                        f"({exc}); the world is as it was"
+                    )
+                    self.world.restore_state(snapshot)
+                else:
+                    self.prim.invalidate()
+                    failure = not_back(target.scene_before, _scene_data(self.prim), label)
+                    if failure:
+                        self.world.restore_state(snapshot)  # a half undo is worse than none
+            ok = not failure
+            reason = (
+                failure
+                if failure
+                else f"undid {label}: every object the cameras saw then is back within 1 cm"
+            )
+            emit({"event": "undo", "status": "applied" if ok else "rejected", "message": reason})
+            emit({"event": "done", "status": "succeeded" if ok else "failed", "reason": reason})
+            verdict = {"success": ok, "reason": reason, "source": "snapshot"}
+            self.prim.invalidate()
+            values: dict[str, Any] = {
+                "command": command,
+                "thread_id": thread_id,
+                "scene": [o.model_dump(mode="json") for o in scene],
+                "status": "succeeded" if ok else "failed",
+                "reason": reason,
+                "actor": "" if ok else "user",
+                "finished": True,
+                "world_snapshots": [snapshot, self._save_world(thread_id, "undone")],
+            }
+            if ok:
+                values["verdict"] = verdict
+                values["program"] = {"code": marker, "check_code": "", "provenance": "engine:undo"}
+            # Checkpointed as a finished task, so history and threads show it like any other.
+            self.graph.update_state(self._cfg(thread_id), values, as_node="done")
+            self.journal.thread_status(thread_id, values["status"])
+            return TaskResult(
+                command=command,
+                thread_id=thread_id,
+                session=session,
+                status=values["status"],
+                reason=reason,
+                actor=values["actor"],
+                verdict=verdict,
+                sim_time=self.world.sim_time - start_sim,
+                objects_initial=initial,
+                objects_final=_poses(self.world),
+            )
+        finally:
+            self._busy.release()
 
     # -- the durable loop ------------------------------------------------------------------------
 

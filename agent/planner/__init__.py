@@ -9,6 +9,7 @@ functions, a function library and a plan cache).
 from policywright.agent.planner._text import Abstracted, abstract_command
 from policywright.agent.planner.base import (
     CandidatePlanner,
+    FollowupPlanner,
     LearningPlanner,
     PlanContext,
     Planner,
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "Abstracted",
     "CandidatePlanner",
+    "FollowupPlanner",
     "LLMPlanner",
     "LearningPlanner",
     "MemoryEntry",

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "CandidatePlanner",
+    "FollowupPlanner",
     "LearningPlanner",
     "PlanContext",
     "Planner",
@@ -49,7 +50,8 @@ class SessionTurn(BaseModel):
         family: The task family of ``program``, when the offline planner wrote it.
         slots: The slot values ``program`` was filled with (slot name -> value).
         moved: Objects the cameras saw move more than 1 cm during the turn.
-        followup: What the turn did to an earlier one: "undo", "again", "same_other" or "".
+        followup: "undo" for a turn that undid an earlier one (no program ran), else "".
+        provenance: Where ``program`` came from ("offline:memory#7 score=0.91").
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -65,6 +67,7 @@ class SessionTurn(BaseModel):
     slots: dict[str, str] = Field(default_factory=dict)
     moved: list[str] = Field(default_factory=list)
     followup: str = ""
+    provenance: str = ""
 
 
 class PlanContext(BaseModel):
@@ -206,5 +209,26 @@ class CandidatePlanner(Protocol):
 
         Raises:
             The same errors as :meth:`write`.
+        """
+        ...
+
+
+@runtime_checkable
+class FollowupPlanner(Protocol):
+    """A planner that reads a session's follow-ups by their words and leaves undo to the engine.
+
+    "undo that" needs no program: the engine restores the world snapshot the turn returned
+    here started from. The planner writes the programs of the other follow-ups ("again", "do
+    the same with the other blocks") itself, from ``ctx.history``.
+    """
+
+    def undo_target(self, ctx: PlanContext) -> SessionTurn | None:
+        """The earlier turn whose whole task ``ctx.command`` asks to undo, or None.
+
+        None when the command does not ask for an undo ("undo that", "put it back").
+
+        Raises:
+            PlannerCannotHandle: it asks for an undo, but no earlier turn of ``ctx.history``
+                changed the world.
         """
         ...

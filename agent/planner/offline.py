@@ -7,18 +7,26 @@ import math
 import re
 from collections.abc import Callable
 
+from policywright.agent.planner._followup import (
+    Followup,
+    combine_checks,
+    parse_followup,
+    referred_turn,
+    refers_to_earlier,
+)
 from policywright.agent.planner._text import (
     PLACEHOLDER_RE,
     abstract_command,
     slot_names_of,
     template_tokens,
 )
-from policywright.agent.planner.base import PlanContext, Program, SceneObject
+from policywright.agent.planner.base import PlanContext, Program, SceneObject, SessionTurn
 from policywright.agent.planner.memory import MemoryEntry, ProgramMemory, read_floor_seed_text
 from policywright.errors import (
     EmptyCommandError,
     InternalError,
     PlannerCannotHandle,
+    UnknownNameError,
     UnknownObjectError,
 )
 
@@ -43,6 +51,11 @@ _DIRECTION_VECTORS = {
     "right": (0.0, -1.0),
 }
 _NTH_INDEX = {"first": 0, "second": 1, "third": 2, "fourth": 3}
+_MEMORY_ID = re.compile(r"\boffline:memory#(\d+)\b")
+_WITH_A_MODEL = (
+    "plan it with a model (--llm openai:<model>, anthropic:<model>, "
+    "openai-compatible:<url>#<model> or hf:<path>)"
+)
 # Words that change what the command asks for. A template is only used if it contains every such
 # word of the command: the lexical similarity alone would happily map "don't put X in Y", "is X in
 # Y?" or "put X under Y" onto "put X in/on Y" (one differing word), and running half of "put X in Y
@@ -225,9 +238,163 @@ class OfflinePlanner:
         A taught lesson for this command comes first. Templates whose filled programs are
         identical count once.
 
+        A known session follow-up ("again", "do the same with the other blocks") is planned
+        from ``ctx.history`` instead (one program).
+
         Raises:
-            The errors of :meth:`write`, when not even one template fits.
+            The errors of :meth:`write`, when not even one template fits; PlannerCannotHandle
+            saying a model is needed, and which turn the command refers to, for a command that
+            points back at an earlier turn in words this planner does not know.
         """
+        if not ctx.command.strip():
+            raise EmptyCommandError("the command is empty; say what the robot should do")
+        followup = parse_followup(ctx.command)
+        if followup is not None:
+            return [self._followup(ctx, followup)]
+        try:
+            return self._retrieve(ctx, k)
+        except PlannerCannotHandle as exc:
+            turn = referred_turn(ctx.command, ctx.history)
+            if turn is None or not refers_to_earlier(ctx.command):
+                raise
+            raise PlannerCannotHandle(
+                f"{ctx.command.strip()[:200]!r} refers to an earlier task, {_label(turn)}, in "
+                f"words the offline planner does not know; {_WITH_A_MODEL}. Offline follow-ups: "
+                "'undo that', 'put it back', 'again', 'do the same with the other blocks|bowls'"
+            ) from exc
+
+    # -- session follow-ups ----------------------------------------------------------------------
+
+    def undo_target(self, ctx: PlanContext) -> SessionTurn | None:
+        """The newest earlier turn that changed the world, when ``ctx.command`` says "undo that".
+
+        Turns that moved nothing (a refused follow-up, a task that failed before the robot
+        moved) are skipped: "undo that" after them means the task before. An undo is a turn
+        too: "undo that" twice puts back what the first undo took away.
+
+        Raises:
+            PlannerCannotHandle: no earlier turn of the session moved anything.
+        """
+        followup = parse_followup(ctx.command)
+        if followup is None or followup.kind != "undo":
+            return None
+        for turn in reversed(ctx.history):
+            if turn.moved:
+                return turn
+        raise PlannerCannotHandle(
+            f"nothing to undo: no earlier task of this session moved anything "
+            f"({len(ctx.history)} turn(s)); the world is as it was"
+        )
+
+    def _followup(self, ctx: PlanContext, followup: Followup) -> Program:
+        """The program of a known follow-up, from the session's turns."""
+        if followup.kind == "undo":
+            # The engine undoes a session's turn before any planning; here there is none.
+            raise PlannerCannotHandle(
+                f"{ctx.command.strip()[:200]!r} undoes an earlier task of a session, and there "
+                "is none to undo here: run the task with --session NAME (Engine.run(..., "
+                "session=NAME)), then say it in the same session"
+            )
+        ran = [t for t in ctx.history if t.program.strip() and t.followup != "undo"]
+        if not ran:
+            raise PlannerCannotHandle(
+                f"{ctx.command.strip()[:200]!r} repeats an earlier task of this session, and "
+                "no earlier task ran a program (run follow-ups with --session NAME)"
+            )
+        last = ran[-1]
+        if followup.kind == "again":
+            return self._again(ctx, last)
+        return self._same_with_others(ctx, last, followup.of_kind)
+
+    def _again(self, ctx: PlanContext, last: SessionTurn) -> Program:
+        """``last``'s task once more: planned again for the scene as it is now."""
+        label = _label(last)
+        if last.family and parse_followup(last.command) is None:
+            # Derived slots ("the block closest to the bowl") are chosen in the current scene.
+            again = ctx.model_copy(update={"command": last.command, "history": [], "feedback": []})
+            program = self._retrieve(again, 1)[0]
+        elif last.check_program.strip():
+            program = Program(
+                code=last.program, check_code=last.check_program, provenance="session"
+            )
+        else:
+            raise PlannerCannotHandle(f"{label} has no check program to repeat it with")
+        return program.model_copy(
+            update={"provenance": f"offline:again of {label}; {program.provenance}"}
+        )
+
+    def _same_with_others(self, ctx: PlanContext, last: SessionTurn, of_kind: str) -> Program:
+        """``last``'s program once per group of objects it did not touch, in one program."""
+        label = _label(last)
+        objects = {k: v for k, v in last.slots.items() if _OBJECT_SLOT_RE.match(k)}
+        if not last.family or not objects:
+            raise PlannerCannotHandle(
+                f"'the same' as {label} needs the objects its program was written for, and "
+                f"its program names none I can swap; {_WITH_A_MODEL}"
+            )
+        kinds = sorted({re.sub(r"[0-9]+$", "", k) for k in objects})
+        kind = of_kind or (kinds[0] if len(kinds) == 1 else "")
+        rebind = sorted(k for k in objects if re.sub(r"[0-9]+$", "", k) == kind)
+        if not rebind:
+            raise PlannerCannotHandle(
+                f"{label} names no {kind or 'single kind of object'} I can swap for the others "
+                f"(it names {', '.join(sorted(objects.values()))}); {_WITH_A_MODEL}"
+            )
+        derived = DERIVED_SLOTS.get(last.family, ("", None))[0]
+        touched = set(objects.values()) | set(last.moved)
+        if derived and derived in last.slots:
+            touched.add(last.slots[derived])
+        others = sorted(o.name for o in ctx.scene if o.kind == kind and o.name not in touched)
+        if not others:
+            raise PlannerCannotHandle(
+                f"there are no other {kind}s: {label} used or moved every {kind} here; "
+                "the world is as it was"
+            )
+        if len(others) % len(rebind):
+            raise PlannerCannotHandle(
+                f"{label} takes {len(rebind)} {kind}s at a time and {len(others)} other "
+                f"{kind}(s) are left ({', '.join(others)}): say which to use; the world is as "
+                "it was"
+            )
+        entry = self._entry_of(last, ctx.scene)
+        codes: list[str] = []
+        checks: list[str] = []
+        slots: dict[str, str] = {}
+        for start in range(0, len(others), len(rebind)):
+            slots = {k: v for k, v in last.slots.items() if k != derived}
+            slots.update(zip(rebind, others[start : start + len(rebind)], strict=True))
+            self._add_derived(entry, ctx.scene, slots)
+            codes.append(fill_template(entry.code_template, slots))
+            checks.append(fill_template(entry.check_template, slots))
+        check = combine_checks(checks)
+        if check is None:
+            raise PlannerCannotHandle(
+                f"the check of {label} cannot be run once per group of {kind}s; "
+                f"{_WITH_A_MODEL}, or name the {kind}s one command at a time"
+            )
+        return Program(
+            code="\n".join(codes),
+            check_code=check,
+            provenance=f"offline:the same as {label} with {', '.join(others)}",
+            family=last.family,
+            slots=slots,
+        )
+
+    def _entry_of(self, turn: SessionTurn, scene: list[SceneObject]) -> MemoryEntry:
+        """The memory entry ``turn``'s program was filled from (else its family's first)."""
+        memory = self._memory_for({o.kind for o in scene})
+        for ref in _MEMORY_ID.findall(turn.provenance):
+            try:
+                return memory.get(int(ref))
+            except UnknownNameError:
+                break
+        for entry in memory.all():
+            if entry.family == turn.family:
+                return entry
+        raise PlannerCannotHandle(f"program memory has no {turn.family!r} task any more")
+
+    def _retrieve(self, ctx: PlanContext, k: int) -> list[Program]:
+        """The programs of the ``k`` closest fitting templates (see :meth:`candidates`)."""
         command = ctx.command
         memory = self._memory_for({o.kind for o in ctx.scene})
         if not command.strip():
@@ -341,3 +508,10 @@ class OfflinePlanner:
             "rephrase it, or plan with a model (--llm openai:<model>, anthropic:<model>, "
             "openai-compatible:<url>#<model> or hf:<path>)"
         )
+
+
+def _label(turn: SessionTurn) -> str:
+    """How a message names a turn: "turn 2 (s-2, 'put the red block in the blue bowl')"."""
+    number = f"turn {turn.index}" if turn.index is not None else "the last turn"
+    where = f"{turn.thread_id}, " if turn.thread_id else ""
+    return f"{number} ({where}{turn.command[:120]!r})"

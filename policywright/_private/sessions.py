@@ -253,6 +253,7 @@ def planner_turn(turn: dict[str, Any]) -> dict[str, Any]:
         "slots": dict(details.get("slots") or {}),
         "moved": list(details.get("moved") or []),
         "followup": str(details.get("followup") or ""),
+        "provenance": str(details.get("provenance") or ""),
     }
 
 

@@ -191,3 +191,137 @@ def test_kill9_mid_turn_then_resume_then_the_next_turn(tmp_path: Path) -> None:
     assert_same_poses(third["objects_initial"], done["objects_final"])
     p = positions(third["objects_initial"])
     assert dist(p["green block"][:2], positions(first["objects_final"])["yellow block"][:2]) < 0.04
+
+
+# -- follow-ups (issue 16, items 2 and 5) ---------------------------------------------------------
+
+
+def moved_names(before: dict[str, Any], after: dict[str, Any], tol: float = 0.01) -> set[str]:
+    pa, pb = positions(before), positions(after)
+    return {n for n in pa if dist(pa[n], pb[n]) > tol}
+
+
+def test_followups_offline_through_run_session(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = run_json(
+        state, "put the red block in the blue bowl", "--objects", OBJECTS, "--session", "s"
+    )
+    assert first["status"] == "succeeded"
+    same = run_json(state, "now do the same with the other blocks", "--session", "s")
+    assert same["status"] == "succeeded", same["reason"]
+    assert_same_poses(same["objects_initial"], first["objects_final"])
+    # Exactly the blocks turn 1 did not touch moved, into the bowl.
+    assert moved_names(same["objects_initial"], same["objects_final"]) == {
+        "green block",
+        "yellow block",
+    }
+    bowl = positions(same["objects_final"])["blue bowl"]
+    for block in ("green block", "yellow block"):
+        assert dist(positions(same["objects_final"])[block][:2], bowl[:2]) < 0.06
+
+    undo = run_json(state, "undo that", "--session", "s")
+    assert undo["status"] == "succeeded", undo["reason"]
+    back = positions(undo["objects_final"])
+    for name, where in positions(same["objects_initial"]).items():
+        assert dist(back[name], where) < 0.01, name  # the whole of turn 2 is undone
+
+    # Words that point back at a turn but are not known offline: exit 2, the world unchanged.
+    refused = cli(state, "run", "make the line longer", "--session", "s", "--json")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    result = json.loads(refused.stdout)
+    assert "--llm" in result["reason"] and "turn 2 (s-2" in result["reason"]
+    assert "can't plan" not in result["reason"]
+    assert_same_poses(result["objects_final"], undo["objects_final"])
+    assert_same_poses(result["objects_initial"], undo["objects_final"])
+
+    # "put it back" skips the refused turn (it moved nothing) and undoes the undo.
+    redo = run_json(state, "put it back", "--session", "s")
+    assert_same_poses(redo["objects_final"], same["objects_final"], tol=0.01)
+
+    turns = json.loads(cli(state, "threads", "--session", "s", "--json").stdout)["turns"]
+    assert [t["command"] for t in turns] == [
+        "put the red block in the blue bowl",
+        "now do the same with the other blocks",
+        "undo that",
+        "make the line longer",
+        "put it back",
+    ]
+    assert [(t["details"].get("verdict") or {}).get("success") for t in turns] == [
+        True,
+        True,
+        True,
+        None,
+        True,
+    ]
+    assert turns[3]["outcome"].startswith("failed:") and turns[3]["program"] == ""
+    assert turns[2]["program"].startswith("# undo:")
+    assert all(Path(t["world_before"]).exists() for t in turns)
+
+
+def test_followups_through_the_engine_api(tmp_path: Path) -> None:
+    config = EngineConfig(state_dir=tmp_path / "state")
+    with TabletopWorld(SceneSpec.model_validate(SCENE)) as world, Engine(world, config) as eng:
+        start = world.true_poses()
+        first = eng.run("put the red block in the blue bowl", session="s")
+        assert first.status == "succeeded"
+        assert moved_names(start, world.true_poses()) == {"red block"}
+
+        undo = eng.run("undo that", session="s")
+        assert undo.status == "succeeded" and undo.exit_code == 0, undo.reason
+        red = world.true_poses()["red block"].position
+        assert dist(tuple(red), tuple(start["red block"].position)) < 0.01
+
+        again = eng.run("again", session="s")
+        assert again.status == "succeeded", again.reason
+        assert moved_names(start, world.true_poses()) == {"red block"}
+        after_again = world.true_poses()
+
+        # Follow-ups that cannot be done leave the world as it was and say why.
+        for text, why in (
+            ("do the same with the other bowls", "no other bowls"),
+            ("put the other one on top of it instead", "--llm"),
+        ):
+            refused = eng.run(text, session="s")
+            assert refused.status == "failed" and refused.exit_code == 2, refused.reason
+            assert why in refused.reason
+            assert_same_poses(world.true_poses(), after_again)
+        record = eng.sessions.turns("s")
+        assert [t["thread_id"] for t in record] == ["s-1", "s-2", "s-3", "s-4", "s-5"]
+        assert record[3]["world_before"] and record[3]["details"]["moved"] == []
+
+
+def test_an_llm_sees_the_session_turns_and_the_current_scene(tmp_path: Path) -> None:
+    from policywright.agent.llm import ScriptedChatModel
+    from policywright.agent.planner import LLMPlanner, ProgramMemory
+    from policywright.primitives import default_registry
+
+    check = "verdict(is_on('red block', 'blue bowl'), 'where the red block is')\n"
+    reply = (
+        "```python\nput_first_on_second('red block', 'blue bowl')\n```\n"
+        f"```python check\n{check}```\n"
+    )
+    model = ScriptedChatModel.of(reply, reply)
+    planner = LLMPlanner(
+        model,
+        ProgramMemory(tmp_path / "memory.sqlite"),
+        registry=default_registry().for_world("tabletop"),
+        plan_cache=False,
+    )
+    config = EngineConfig(state_dir=tmp_path / "state")
+    with (
+        TabletopWorld(SceneSpec.model_validate(SCENE)) as world,
+        Engine(world, config, planner=planner) as eng,
+    ):
+        assert eng.run("put the red block in the blue bowl", session="s").status == "succeeded"
+        red_now = world.detect()["red block"].position
+        eng.run("make it sit deeper in the bowl", session="s")
+    text = model.requests[-1].messages[-1].plain_text()
+    assert '"put the red block in the blue bowl"' in text
+    assert "put_first_on_second('red block', 'blue bowl')" in text
+    # The scene is the current one (the red block in the bowl), not the one turn 1 began in.
+    scene_line = next(
+        line for line in text.splitlines() if '"red block"' in line and "position" in line
+    )
+    shown = json.loads(scene_line)["position"]
+    assert dist(tuple(shown[:2]), (float(red_now[0]), float(red_now[1]))) < 0.005
+    assert dist(tuple(shown[:2]), (0.45, 0.12)) > 0.05
