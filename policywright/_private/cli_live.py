@@ -87,11 +87,18 @@ class _ChatPrinter:
         self.out = out
         self.base = _Printer(out)
         self.lines: list[str] = []
+        # Each thread's program: a resumed or answered thread marks its own lines, not those
+        # of the task that ran in between.
+        self.programs: dict[str, list[str]] = {}
 
     def __call__(self, e: dict[str, Any]) -> None:
         kind = e.get("event")
         if kind == "program":
             self.lines = str(e.get("code", "")).splitlines()
+        if kind == "ack" and e.get("thread_id") in self.programs:
+            self.lines = self.programs[e["thread_id"]]
+        if kind == "result":
+            self.programs[str(e["thread_id"])] = self.lines
         if kind == "call_start":
             line = e.get("line") or 0
             src = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else e.get("name")

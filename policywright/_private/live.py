@@ -181,6 +181,16 @@ class LiveSession:
                 waiting, command = None, True
         if not text:
             ack = {"event": "ack", "accepted": False, "message": "empty input: type a command"}
+        elif waiting is None and not command and self.idle and _is_stop(text):
+            # "stop" a moment after the task ended used to turn the finished task into a
+            # waiting one ("continue" then said it had finished): nothing moves, so say so.
+            ack = {
+                "event": "ack",
+                "accepted": False,
+                "as": "stop",
+                "message": "nothing is moving: the robot is already still"
+                + (f" ({self.last_thread} has ended)" if self.last_thread else ""),
+            }
         elif (paced := self._pace_change(text)) is not None:
             ack = paced
         elif self.engine.busy:
@@ -195,6 +205,7 @@ class LiveSession:
                 "accepted": True,
                 "as": "answer",
                 "message": f"answering {thread}",
+                "thread_id": thread,
             }
         else:
             correction = None
@@ -219,6 +230,7 @@ class LiveSession:
                     "accepted": True,
                     "as": "correction",
                     "message": f"correcting {thread}",
+                    "thread_id": thread,
                 }
             elif fine:
                 ack = {
@@ -324,14 +336,17 @@ class LiveSession:
             # A question put aside: ask it again; the next text is its answer.
             self.waiting = self._aside.pop(thread_id, None) or self.waiting
             self.state = "waiting"
-            self.publish({"event": "result", **self.waiting.model_dump(mode="json")})
-            self.publish({"event": "state", "state": "waiting"})
             ack = {
                 "event": "ack",
                 "accepted": True,
                 "as": "resume",
                 "message": f"{thread_id} waits for your answer",
+                "thread_id": thread_id,
             }
+            self.publish(ack)
+            self.publish({"event": "result", **self.waiting.model_dump(mode="json")})
+            self.publish({"event": "state", "state": "waiting"})
+            return ack
         else:
             self._put(lambda: self.engine.resume(thread_id, on_event=self._on_event))
             ack = {
@@ -339,6 +354,7 @@ class LiveSession:
                 "accepted": True,
                 "as": "resume",
                 "message": f"resuming {thread_id}",
+                "thread_id": thread_id,
             }
         self.publish(ack)
         return ack
@@ -362,14 +378,20 @@ class LiveSession:
             job = self._jobs.get()
             if job is None:
                 return
+            task = job != self._idle_frame
             try:
-                if job == self._idle_frame:
-                    job()  # a camera refresh, not a task: no state or result events
-                else:
+                if task:
                     self._run(job)
+                else:
+                    job()  # a camera refresh, not a task: no state or result events
             finally:
                 with self._subs_lock:
                     self._outstanding -= 1
+            if task:
+                # After the count: whoever sees "idle" finds the session idle.
+                self.state = "waiting" if self.waiting else "idle"
+                self.publish({"event": "state", "state": self.state})
+                self.publish({"event": "threads", "threads": self.threads()})
 
     def _run(self, job: Callable[[], TaskResult | None]) -> None:
         self.state = "running"
@@ -387,9 +409,6 @@ class LiveSession:
                 self.waiting = result if result.status == "waiting" else None
                 self.publish({"event": "result", **result.model_dump(mode="json")})
                 self._frame(force=True)
-        self.state = "waiting" if self.waiting else "idle"
-        self.publish({"event": "state", "state": self.state})
-        self.publish({"event": "threads", "threads": self.threads()})
 
     def _on_event(self, event: dict[str, Any]) -> None:
         # Runs in the engine thread: the only place the world may be rendered during a task.

@@ -120,3 +120,15 @@ def test_reads_as_command() -> None:
         "a bit to the left",
     ):
         assert not reads_as_command(text, names), text
+
+
+def test_stop_after_the_task_finished_does_not_reopen_it(live: Any) -> None:
+    # Was (issue 13 why-1): "stop" typed just after the end turned the finished task into
+    # "waiting", and "continue" then said "the task already finished".
+    sub = live.subscribe()
+    live.submit("put the red block 2 in the blue bowl")
+    assert _result(sub)["status"] == "succeeded"
+    _until(sub, lambda e: e.get("event") == "state" and e["state"] == "idle")
+    ack = live.submit("stop")
+    assert not ack["accepted"] and "nothing is moving" in ack["message"]
+    assert _status(live, "web-1") == "succeeded" and live.waiting is None
