@@ -499,7 +499,7 @@ class Engine:
             return pacer
         pacer = Pacer(speed)
         if hasattr(type(self.world), "pace"):
-            self.world.pace = pacer  # type: ignore[attr-defined]
+            self.world.pace = pacer
         else:  # a world without the hook (floor, mobile): pace each step() call instead
             world, step = self.world, self.world.step
 
@@ -507,8 +507,8 @@ class Engine:
                 step(n)
                 pacer(world.sim_time)
 
-            world.step = paced_step  # type: ignore[method-assign]
-            world.pace = pacer  # type: ignore[attr-defined]
+            world.step = paced_step
+            world.pace = pacer
         return pacer
 
     def post_correction(self, text: str) -> CorrectionAck:

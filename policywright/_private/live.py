@@ -91,7 +91,7 @@ class Subscriber:
 
 def _is_stop(text: str) -> bool:
     try:
-        return parse_correction(text).kind == "stop"
+        return bool(parse_correction(text).kind == "stop")
     except CorrectionParseError:
         return False
 
@@ -334,7 +334,9 @@ class LiveSession:
             self.waiting is not None and self.waiting.thread_id == thread_id
         ):
             # A question put aside: ask it again; the next text is its answer.
-            self.waiting = self._aside.pop(thread_id, None) or self.waiting
+            waiting = self._aside.pop(thread_id, None) or self.waiting
+            assert waiting is not None  # the condition above: put aside, or the one waiting
+            self.waiting = waiting
             self.state = "waiting"
             ack = {
                 "event": "ack",
@@ -344,7 +346,7 @@ class LiveSession:
                 "thread_id": thread_id,
             }
             self.publish(ack)
-            self.publish({"event": "result", **self.waiting.model_dump(mode="json")})
+            self.publish({"event": "result", **waiting.model_dump(mode="json")})
             self.publish({"event": "state", "state": "waiting"})
             return ack
         else:
