@@ -180,10 +180,13 @@ def complete_program(
     """
     missing, blocking = undefined_calls(code, primitive_names)
     result = CodegenResult(code=code)
-    if not missing or blocking:
-        # A program the static rules refuse anyway is returned as it is: the engine's check
-        # turns it into feedback; writing helpers for it would waste model calls.
+    if not missing:
         return result
+    if blocking:
+        # A program the static rules refuse anyway gets no model-written helpers (that would
+        # waste model calls), but the library functions it calls are added: the prompt said
+        # they exist, and feedback claiming they are undefined would mislead the model.
+        return _with_library(code, missing, primitive_names, library, result)
     known: set[str] = set(function_defs(code))
     # (name, depth, chain of callers, source calling it)
     queue: list[tuple[str, int, tuple[str, ...], str]] = [(n, 1, (), code) for n in missing]
@@ -239,4 +242,33 @@ def complete_program(
         queue.extend((n, depth + 1, (*chain, name), source) for n in nested if n not in known)
     prefix = "\n".join(src.rstrip() + "\n" for src in result.definitions.values())
     result.code = prefix + "\n" + code if prefix else code
+    return result
+
+
+def _with_library(
+    code: str,
+    missing: Collection[str],
+    primitive_names: Collection[str],
+    library: Callable[[str], str | None],
+    result: CodegenResult,
+) -> CodegenResult:
+    """``code`` with the library functions it (and they) call prepended; nothing written."""
+    known: set[str] = set(function_defs(code))
+    queue = list(missing)
+    while queue:
+        name = queue.pop(0)
+        if name in known:
+            continue
+        stored = library(name)
+        if stored is None or name not in function_defs(stored):
+            continue
+        defs = function_defs(stored)
+        known |= set(defs)
+        result.definitions.update(defs)
+        result.reused.append(name)
+        queue.extend(undefined_calls(stored, primitive_names, known)[0])
+    if not result.definitions:
+        return result
+    prefix = "\n".join(src.rstrip() + "\n" for src in result.definitions.values())
+    result.code = prefix + "\n" + code
     return result

@@ -385,3 +385,12 @@ def test_default_listing_is_the_installed_tabletop_primitives(ctx: PlanContext) 
     planner.write(ctx)
     system = model.requests[0].messages[0].plain_text()
     assert "put_first_on_second(obj:" in system and "verdict(success: bool" in system
+
+
+def test_a_refused_program_still_gets_its_library_functions(ctx: PlanContext) -> None:
+    """Feedback must not call a library function the prompt offered 'not defined'."""
+    code = "import os\nfor b in block_names():\n    say(b)\n"
+    planner, model, _ = make(f"```python\n{code}```\n```python check\nverdict(True, 'x')\n```")
+    program = planner.write(ctx)
+    assert "def block_names" in program.code
+    assert len(model.requests) == 1  # no model-written helpers for a refused program
