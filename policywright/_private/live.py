@@ -89,6 +89,19 @@ class Subscriber:
             return None
 
 
+#: How a high-level correction of the last task starts ("no, the green bowl", "the other
+#: bowl", "instead put it ..."); any other text that is not a fine-grained correction (a nudge,
+#: "slower", "undo") is a new command. docs/corrections.md documents the rule.
+_CORRECTION_OPENERS = ("no ", "no,", "not ", "nope", "instead", "the other", "actually", "wrong")
+
+
+def _reads_as_high_level_correction(text: str) -> bool:
+    """Whether text after a finished task corrects it rather than starting a new task."""
+    from policywright.agent.language import normalise_text
+
+    return normalise_text(text).startswith(_CORRECTION_OPENERS)
+
+
 def _is_stop(text: str) -> bool:
     try:
         return bool(parse_correction(text).kind == "stop")
@@ -213,7 +226,11 @@ class LiveSession:
                 correction = parse_correction(text)
             except CorrectionParseError:
                 correction = None
-            fine = correction is not None and correction.fine and not command
+            fine = (
+                correction is not None
+                and (correction.fine or _reads_as_high_level_correction(text))
+                and not command
+            )
             if fine and self.last_thread in self._aside:
                 # Correcting a waiting thread answers it: only /resume may do that.
                 ack = {
@@ -242,7 +259,7 @@ class LiveSession:
                 self._put(
                     lambda: self.engine.run(text, session=self.session, on_event=self._on_event)
                 )
-                ack = {"event": "ack", "accepted": True, "as": "command", "message": "starting"}
+                ack = {"event": "ack", "accepted": True, "as": "command", "message": "new task"}
         ack["text"] = text
         if aside is not None:
             ack["put_aside"] = aside

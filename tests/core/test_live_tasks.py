@@ -132,3 +132,31 @@ def test_stop_after_the_task_finished_does_not_reopen_it(live: Any) -> None:
     ack = live.submit("stop")
     assert not ack["accepted"] and "nothing is moving" in ack["message"]
     assert _status(live, "web-1") == "succeeded" and live.waiting is None
+
+
+def test_a_high_level_correction_after_the_task_goes_to_that_task(live: Any) -> None:
+    """Issue 16 item 3: "no, the green bowl" after a finished task corrects that task."""
+    sub = live.subscribe()
+    ack = live.submit("put the red block 2 in the blue bowl")
+    assert ack["as"] == "command" and ack["message"] == "new task"
+    first = _result(sub)
+    assert first["status"] == "succeeded", first["reason"]
+    ack = live.submit("no, the green bowl")
+    assert ack["as"] == "correction" and ack["message"] == f"correcting {first['thread_id']}"
+    fixed = _result(sub)
+    assert fixed["thread_id"] == first["thread_id"] and fixed["status"] == "succeeded"
+    poses = live.engine.world.true_poses()
+    block, bowl = poses["red block 2"].position, poses["green bowl"].position
+    assert ((block[0] - bowl[0]) ** 2 + (block[1] - bowl[1]) ** 2) ** 0.5 < 0.06
+    # A plain command is a new task.
+    assert live.submit("put the red block in the blue bowl")["as"] == "command"
+
+
+def test_correction_openers() -> None:
+    from policywright._private.live import _reads_as_high_level_correction as reads
+
+    for text in ("no, the green bowl", "No the other bowl", "instead use the blue bowl",
+                 "the other bowl", "Actually, the red one"):  # fmt: skip
+        assert reads(text), text
+    for text in ("put the red block in the bowl", "stack all the blocks", "nothing"):
+        assert not reads(text), text
