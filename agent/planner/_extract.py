@@ -370,7 +370,7 @@ def drop_redefinitions(code: str, names: frozenset[str] | set[str]) -> tuple[str
 
 
 def drop_verdicts(code: str) -> str:
-    """Remove top-level ``verdict(...)`` statements from a policy program.
+    """Remove top-level ``verdict(...)`` statements (and check functions) from a policy.
 
     Only check programs may report a verdict; a small model sometimes ends its policy with one
     as well, which the sandbox would refuse for the whole program.
@@ -380,13 +380,35 @@ def drop_verdicts(code: str) -> str:
     except SyntaxError:
         return code
     lines = code.split("\n")
-    cut = [
-        (node.lineno - 1, node.end_lineno or node.lineno)
+    # A check function written into the policy block ("def check(): ... verdict(...)") goes
+    # too, with the top-level calls of it: the check block is the check.
+    judges = {
+        node.name
         for node in tree.body
-        if isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Call)
-        and isinstance(node.value.func, ast.Name)
-        and node.value.func.id == "verdict"
+        if isinstance(node, ast.FunctionDef)
+        and any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "verdict"
+            for n in ast.walk(node)
+        )
+    }
+    cut = [
+        (
+            (
+                node.decorator_list[0].lineno
+                if isinstance(node, ast.FunctionDef) and node.decorator_list
+                else node.lineno
+            )
+            - 1,
+            node.end_lineno or node.lineno,
+        )
+        for node in tree.body
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id in {"verdict", *judges}
+        )
+        or (isinstance(node, ast.FunctionDef) and node.name in judges)
     ]
     if not cut:
         return code

@@ -247,3 +247,16 @@ def test_a_copied_numbered_listing_with_its_header_is_unnumbered() -> None:
         "```python check\nverdict(True, 'ok')\n```"
     )
     assert extract_program(reply).code == "say('a')\nsay('b')\n"
+
+
+def test_a_check_function_in_the_policy_block_is_dropped_from_the_policy() -> None:
+    from policywright.agent.planner._extract import drop_verdicts
+
+    code = (
+        "def policy():\n    say('a')\n\n"
+        "def check():\n    ok = True\n    verdict(ok, 'x')\n\n"
+        "policy()\ncheck()\nverdict(True, 'y')\n"
+    )
+    out = drop_verdicts(code)
+    assert "verdict" not in out and "def check" not in out and "check()" not in out
+    assert "def policy" in out and out.rstrip().endswith("policy()")
