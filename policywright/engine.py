@@ -498,10 +498,13 @@ class Engine:
             pacer.speed = speed
             return pacer
         pacer = Pacer(speed)
-        if hasattr(type(self.world), "pace"):
-            self.world.pace = pacer
+        # The World protocol does not declare the pacing hook (only the tabletop has it), so
+        # the world is set through Any.
+        world: Any = self.world
+        if hasattr(type(world), "pace"):
+            world.pace = pacer
         else:  # a world without the hook (floor, mobile): pace each step() call instead
-            world, step = self.world, self.world.step
+            step = world.step
 
             def paced_step(n: int = 1) -> None:
                 step(n)
