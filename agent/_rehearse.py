@@ -27,7 +27,13 @@ from policywright.primitives import PrimitiveContext, Registry
 if TYPE_CHECKING:
     from policywright.sim import SafetyLimits, World
 
-__all__ = ["RehearsalResult", "TwinStore", "program_digest", "twin_factory"]
+__all__ = [
+    "RehearsalResult",
+    "TwinStore",
+    "program_digest",
+    "run_feedback",
+    "twin_factory",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +126,17 @@ class TwinStore:
             self.drop(thread)
 
 
+def run_feedback(report: ExecReport) -> str:
+    """The planner's feedback for a program run that did not end ok (twin or real world)."""
+    where = f" at line {report.line}" if report.line else ""
+    text = f": {report.source_line.strip()!r}" if report.source_line else ""
+    kind = f"{report.error_type}: " if report.error_type else ""
+    out = f"the program ended with status '{report.status}'{where}{text}: {kind}{report.message}"
+    if report.rule:
+        out += f" (rule {report.rule})"
+    return out
+
+
 @dataclass(frozen=True)
 class RehearsalResult:
     """What happened to one program in the twin.
@@ -146,17 +163,8 @@ class RehearsalResult:
             "in the rehearsal (a twin of the scene built from the cameras; the real robot "
             "did not move)"
         )
-        r = self.report
-        if r.status != "ok":
-            where = f" at line {r.line}" if r.line else ""
-            text = f": {r.source_line.strip()!r}" if r.source_line else ""
-            kind = f"{r.error_type}: " if r.error_type else ""
-            out = (
-                f"{head} the program ended with status '{r.status}'{where}{text}: {kind}{r.message}"
-            )
-            if r.rule:
-                out += f" (rule {r.rule})"
-            return out
+        if self.report.status != "ok":
+            return f"{head} {run_feedback(self.report)}"
         reason = (self.verdict or {}).get("reason", "")
         return f"{head} the program ran but its check said the command was not achieved: {reason}"
 

@@ -36,7 +36,12 @@ from langgraph.types import interrupt
 from policywright.agent._ambiguity import Ambiguity, find_ambiguity, resolve_answer
 from policywright.agent._journal import Journal
 from policywright.agent._literal_targets import check_act_program
-from policywright.agent._rehearse import TwinStore, program_digest, rehearse_program
+from policywright.agent._rehearse import (
+    TwinStore,
+    program_digest,
+    rehearse_program,
+    run_feedback,
+)
 from policywright.agent._usage import UsageMeter
 from policywright.agent.corrections import (
     Correction,
@@ -496,14 +501,7 @@ def execute(state: TaskState, runtime: Runtime[EngineContext]) -> dict[str, Any]
             "adjust": {},
             "real_executions": executions,
         }
-    where = f" at line {report.line}" if report.line else ""
-    text = f": {report.source_line.strip()!r}" if report.source_line else ""
-    kind = f"{report.error_type}: " if report.error_type else ""
-    feedback = (
-        f"the program ended with status '{report.status}'{where}{text}: {kind}{report.message}"
-    )
-    if report.rule:
-        feedback += f" (rule {report.rule})"
+    feedback = run_feedback(report)
     current["outcome"], current["feedback"] = report.status, feedback
     return {
         "current": current,

@@ -240,7 +240,7 @@ class LLMPlanner:
         from policywright.agent.listing import ALWAYS_LISTED
 
         assert self.registry is not None
-        used = " ".join(f"{e['code']}\n{e['check']}" for e in examples)
+        used = _example_code(examples)
         words = set(re.findall(r"[a-z]+", ctx.command.lower()))
         out = []
         for spec in self.registry:
@@ -261,7 +261,7 @@ class LLMPlanner:
             return {"extra_listing": "", "extra_helpers": []}
         from policywright.agent.listing import command_listing
 
-        used = " ".join(f"{e['code']}\n{e['check']}" for e in examples)
+        used = _example_code(examples)
         helpers = [
             _signature(src)
             for name, src in self.memory.seed_helpers().items()
@@ -721,6 +721,11 @@ def _concrete(entry: MemoryEntry, helpers: Collection[str]) -> dict[str, str] | 
 
 #: How many learned functions the system prompt offers (the newest names, by name order).
 MAX_LEARNED_FUNCTIONS_IN_PROMPT = 20
+
+
+def _example_code(examples: list[dict[str, str]]) -> str:
+    """The examples' programs and checks as one text, to find the names they call."""
+    return " ".join(f"{e['code']}\n{e['check']}" for e in examples)
 
 
 def _signature(source: str) -> str:
